@@ -1,0 +1,134 @@
+"""Step 1: validate upstream records and route them by normalized number.
+
+Replies (`sms.inbound`) and send requests (`sms.outbound`) are parsed once,
+their contact number normalized to E.164, and re-published to the internal
+routed topic on the partition ``murmur2(E.164) % partitions``, whatever key
+or partition upstream used. That is the partition of the opt-out table that
+holds the number, so the lookup in step 2 is always made against the right
+state, and a STOP is ordered before every send that arrives after it.
+
+Records that need no lookup (no phone, invalid number) are decided here;
+malformed ones are dead-lettered with the original bytes. No Faust here.
+"""
+
+from __future__ import annotations
+
+from aiokafka.partitioner import murmur2
+from pydantic import ValidationError
+
+from app.domain.decision import check_recipient
+from app.domain.numbers import NumberStatus, parse_number
+from app.records import Origin, Output, dead_letter, dumps, from_timestamp_ms, iso, loads
+from app.settings import Settings
+from app.stats import Stats
+from app.suppression import suppressed
+from schemas import InboundReply, OutboundRequest
+
+KIND_REPLY = "reply"
+KIND_SEND = "send"
+
+
+def partition_for(number: str, partitions: int) -> int:
+    """Kafka's default (murmur2) partition for the key bytes ``number``.
+
+    The same function Faust's ``table_route`` uses to find the worker holding a key.
+    """
+    return (murmur2(number.encode()) & 0x7FFFFFFF) % partitions
+
+
+class Router:
+    def __init__(self, settings: Settings, stats: Stats) -> None:
+        self.settings = settings
+        self.stats = stats
+        self._region = settings.default_region
+        self._max_bytes = settings.max_payload_bytes
+        self._max_body = settings.max_body_chars
+
+    def route(self, origin: Origin, key: bytes | None, value: bytes | None) -> Output:
+        """Return the one record this input becomes (routed, suppressed or dead letter)."""
+        s = self.settings
+        try:
+            return self._route(origin, value)
+        except _Reject as exc:
+            self.stats.count("dead_lettered")
+            return dead_letter(s.deadletter_topic, origin, str(exc), value, key)
+
+    def _route(self, origin: Origin, value: bytes | None) -> Output:
+        s = self.settings
+        if value is None:
+            raise _Reject("empty record (no value)")
+        if len(value) > self._max_bytes:
+            raise _Reject(f"record is {len(value)} bytes, over the limit of {self._max_bytes}")
+        try:
+            data = loads(value)
+        except ValueError as exc:
+            raise _Reject(f"not valid JSON: {exc}") from None
+        if not isinstance(data, dict):
+            raise _Reject(f"expected a JSON object, got {type(data).__name__}")
+        if origin.topic == s.inbound_topic:
+            return self._route_reply(origin, data)
+        if origin.topic == s.outbound_topic:
+            return self._route_send(origin, data)
+        raise _Reject(f"record from unexpected topic {origin.topic!r}")
+
+    def _check_body(self, body: str) -> None:
+        if len(body) > self._max_body:
+            raise _Reject(f"body is {len(body)} characters, over the limit of {self._max_body}")
+
+    def _route_reply(self, origin: Origin, data: dict) -> Output:
+        reply = _validate(InboundReply, data)
+        self._check_body(reply.body)
+        sender = parse_number(reply.from_, self._region)
+        if sender.status in (NumberStatus.MISSING, NumberStatus.UNPARSEABLE):
+            raise _Reject(f"field 'from': {sender.error}")
+        event_time = reply.received_at or from_timestamp_ms(origin.timestamp_ms)
+        routed = {
+            "kind": KIND_REPLY,
+            "number": sender.e164,
+            "account_id": reply.account_id,
+            "message_id": reply.message_id,
+            "body": reply.body,
+            "event_time": iso(event_time),
+            "origin": [origin.topic, origin.partition, origin.offset],
+        }
+        return self._routed(sender.e164, routed)
+
+    def _route_send(self, origin: Origin, data: dict) -> Output:
+        request = _validate(OutboundRequest, data)
+        self._check_body(request.body)
+        recipient = parse_number(request.to, self._region)
+        decision = check_recipient(recipient)
+        if decision is not None:
+            self.stats.suppressed(decision.reason)
+            return suppressed(self.settings.suppressed_topic, data, decision)
+        routed = {
+            "kind": KIND_SEND,
+            "number": recipient.e164,
+            "account_id": request.account_id,
+            "message": data,
+            "origin": [origin.topic, origin.partition, origin.offset],
+        }
+        return self._routed(recipient.e164, routed)
+
+    def _routed(self, number: str, routed: dict) -> Output:
+        key = number.encode()
+        return Output(
+            self.settings.routed_topic,
+            dumps(routed),
+            key=key,
+            partition=partition_for(number, self.settings.partitions),
+        )
+
+
+class _Reject(Exception):
+    """The record is malformed: dead-letter it with this reason."""
+
+
+def _validate(model, data: dict):
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"field '{'.'.join(str(p) for p in err['loc']) or '(root)'}': {err['msg']}" for err in exc.errors()
+        )
+        raise _Reject(f"invalid {model.model_config.get('title', model.__name__)}: {problems}") from None

@@ -1,0 +1,80 @@
+"""The one settings object. Every knob is an environment variable (see README)."""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import AliasChoices, Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def _default_bootstrap() -> str:
+    return f"127.0.0.1:{os.environ.get('KAFKA_PORT', '9092')}"
+
+
+class Settings(BaseSettings):
+    """Worker configuration. Env prefix ``OPTOUT_``, except the broker address."""
+
+    model_config = SettingsConfigDict(env_prefix="OPTOUT_", extra="ignore", frozen=True)
+
+    # Broker and identity
+    kafka_bootstrap_servers: str = Field(
+        default_factory=_default_bootstrap,
+        validation_alias=AliasChoices("KAFKA_BOOTSTRAP_SERVERS", "OPTOUT_KAFKA_BOOTSTRAP_SERVERS"),
+    )
+    app_id: str = "sms-optout"
+    data_dir: Path = Path(".data")
+    log_level: str = "info"
+
+    # Web
+    web_host: str = "127.0.0.1"
+    web_port: int = Field(default=6066, ge=1, le=65535)
+
+    # Topics (names are contracts; partition counts are explicit)
+    inbound_topic: str = "sms.inbound"
+    outbound_topic: str = "sms.outbound"
+    provider_topic: str = "sms.provider"
+    suppressed_topic: str = "sms.suppressed"
+    deadletter_topic: str = "sms.deadletter"
+    table_name: str = "optouts"
+    partitions: int = Field(default=8, ge=1, description="Partitions of the routed topic and the table changelog.")
+    input_partitions: int = Field(default=8, ge=1, description="Partitions used when creating the input/output topics.")
+    replication_factor: int = Field(default=1, ge=1)
+
+    # Domain
+    default_region: str = "US"
+    max_payload_bytes: int = Field(default=65536, ge=256)
+    max_body_chars: int = Field(default=2000, ge=1)
+
+    # Kafka client tuning
+    fetch_max_wait_ms: int = Field(default=50, ge=1, le=1500)
+
+    # RocksDB, per table partition (Faust defaults would reserve 2 GiB cache each)
+    rocksdb_block_cache_bytes: int = 8 * 1024 * 1024
+    rocksdb_write_buffer_bytes: int = 4 * 1024 * 1024
+    rocksdb_max_write_buffers: int = 2
+
+    @field_validator("default_region")
+    @classmethod
+    def _region_upper(cls, value: str) -> str:
+        return value.upper()
+
+    @property
+    def routed_topic(self) -> str:
+        """Internal topic: replies and sends re-keyed by E.164 number."""
+        return f"{self.app_id}-routed"
+
+    @property
+    def changelog_topic(self) -> str:
+        return f"{self.app_id}-{self.table_name}-changelog"
+
+    @property
+    def web_url(self) -> str:
+        return f"http://{self.web_host}:{self.web_port}"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()
