@@ -1,0 +1,130 @@
+"""The two processing steps without Kafka: bytes in, records out."""
+
+import base64
+import json
+
+import pytest
+
+from app.deciding import Decider, table_key
+from app.records import Origin, loads
+from app.routing import Router, partition_for
+from app.settings import Settings
+from app.stats import Stats
+from schemas import DeadLetter, ProviderMessage, SuppressedMessage
+
+SETTINGS = Settings(partitions=8, kafka_bootstrap_servers="unused:9092")
+INBOUND = Origin(SETTINGS.inbound_topic, 2, 40, 1_767_225_600_000)
+OUTBOUND = Origin(SETTINGS.outbound_topic, 1, 7, 1_767_225_601_000)
+
+
+@pytest.fixture
+def stats():
+    return Stats()
+
+
+@pytest.fixture
+def router(stats):
+    return Router(SETTINGS, stats)
+
+
+@pytest.fixture
+def decider(stats):
+    return Decider(SETTINGS, stats)
+
+
+def raw(obj) -> bytes:
+    return json.dumps(obj).encode()
+
+
+def test_partition_matches_kafkas_default_partitioner():
+    from aiokafka.partitioner import DefaultPartitioner
+
+    for number in ["+14155550101", "+442079460018", "+33612345678"]:
+        assert partition_for(number, 8) == DefaultPartitioner()(number.encode(), list(range(8)), list(range(8)))
+
+
+def test_reply_is_routed_by_e164_whatever_the_format(router):
+    out = router.route(INBOUND, b"upstream-key", raw({"message_id": "r1", "from": "(415) 555-0101", "body": "STOP"}))
+    assert out.topic == SETTINGS.routed_topic
+    assert out.key == b"+14155550101"
+    assert out.partition == partition_for("+14155550101", 8)
+    routed = loads(out.value)
+    assert routed["number"] == "+14155550101" and routed["event_time"].startswith("2026-01-01T00:00:00")
+
+
+def test_reply_from_a_not_valid_but_parseable_number_is_kept(router):
+    out = router.route(INBOUND, None, raw({"message_id": "r1", "from": "+1 555 000 0000", "body": "STOP"}))
+    assert out.topic == SETTINGS.routed_topic and loads(out.value)["number"] == "+15550000000"
+
+
+@pytest.mark.parametrize(
+    ("to", "reason"), [(None, "no_phone"), ("", "no_phone"), ("12345", "invalid_number"), ("nope", "invalid_number")]
+)
+def test_send_without_deliverable_number_is_suppressed_at_once(router, stats, to, reason):
+    message = {"message_id": "s1", "to": to, "body": "hi", "extra": [1, 2]}
+    out = router.route(OUTBOUND, None, raw(message))
+    record = SuppressedMessage.model_validate(loads(out.value))
+    assert out.topic == SETTINGS.suppressed_topic and record.reason == reason and record.message == message
+    assert stats.suppressed_by_reason[reason] == 1
+
+
+@pytest.mark.parametrize(
+    ("value", "error"),
+    [
+        (None, "empty record"),
+        (b"", "not valid JSON"),
+        (b"\x00\xff", "not valid JSON"),
+        (b"42", "expected a JSON object"),
+        (raw({"message_id": "m", "body": "x"}), "field 'from'"),
+        (raw({"message_id": "m", "from": "zzz", "body": "x"}), "field 'from'"),
+        (raw({"message_id": "m", "from": "+14155550101", "body": "x" * 5000}), "over the limit"),
+        (b"{" + b" " * 70000 + b"}", "over the limit"),
+    ],
+)
+def test_malformed_replies_are_dead_lettered_with_the_original_bytes(router, stats, value, error):
+    out = router.route(INBOUND, b"k", value)
+    record = DeadLetter.model_validate(loads(out.value))
+    assert out.topic == SETTINGS.deadletter_topic and error in record.error
+    assert (record.source_topic, record.partition, record.offset) == (INBOUND.topic, 2, 40)
+    if value is None:
+        assert record.payload is None
+    elif record.payload_encoding == "base64":
+        assert base64.b64decode(record.payload) == value
+    else:
+        assert record.payload.encode() == value
+    assert stats.dead_lettered == 1
+
+
+def route_and_decide(router, decider, table, origin, message):
+    out = router.route(origin, None, raw(message))
+    assert out.topic == SETTINGS.routed_topic
+    return decider.process(out.value, table)
+
+
+def test_stop_then_send_then_start(router, decider, stats):
+    table = {}
+    assert route_and_decide(router, decider, table, INBOUND, {"message_id": "r1", "from": "4155550101", "body": "stop"}) is None
+    assert table[table_key("+14155550101", "default")]["opted_out"] is True
+    send = {"message_id": "s1", "to": "+1 415 555 0101", "body": "hi", "x": {"y": 1}}
+    out = route_and_decide(router, decider, table, OUTBOUND, send)
+    record = SuppressedMessage.model_validate(loads(out.value))
+    assert record.reason == "opted_out" and record.message == send and record.opted_out_at is not None
+
+    route_and_decide(router, decider, table, INBOUND, {"message_id": "r2", "from": "+14155550101", "body": "UNSTOP"})
+    out = route_and_decide(router, decider, table, OUTBOUND, send)
+    assert out.topic == SETTINGS.provider_topic
+    assert ProviderMessage.model_validate(loads(out.value)).to == "+14155550101"
+    assert loads(out.value) == {**send, "to": "+14155550101"}
+    assert stats.snapshot()["opt_outs"] == 1 and stats.opt_ins == 1 and stats.forwarded == 1
+
+
+def test_opt_out_is_per_account(router, decider):
+    table = {}
+    route_and_decide(router, decider, table, INBOUND, {"message_id": "r1", "account_id": "a", "from": "+14155550101", "body": "STOP"})
+    out = route_and_decide(router, decider, table, OUTBOUND, {"message_id": "s1", "account_id": "b", "to": "+14155550101", "body": "x"})
+    assert out.topic == SETTINGS.provider_topic
+
+
+def test_unknown_routed_kind_raises(decider):
+    with pytest.raises(ValueError):
+        decider.process(b'{"kind": "weird"}', {})
