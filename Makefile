@@ -1,0 +1,57 @@
+# Two commands do everything: `make run` and `make test` (see README).
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+KAFKA_PORT ?= 9092
+export KAFKA_PORT
+
+.PHONY: help install run test test-unit test-integration broker broker-stop topics schemas clean
+
+help:
+	@echo "make run          set up, start the local broker (unless KAFKA_BOOTSTRAP_SERVERS), run one worker"
+	@echo "make test         set up, then the whole suite against a real broker"
+	@echo "make broker       start the local Kafka broker on 127.0.0.1:\$$KAFKA_PORT (default 9092)"
+	@echo "make broker-stop  stop it"
+	@echo "make topics       create the topics and check partition counts"
+	@echo "make schemas      re-export the JSON Schemas from schemas/"
+
+$(VENV)/.installed: pyproject.toml constraints.txt
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python >= 3.11 is required (set PYTHON=python3.11)")'
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
+	$(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[test]'
+	@touch $@
+
+install: $(VENV)/.installed
+
+broker:
+	@bash scripts/kafka.sh start
+
+broker-stop:
+	@bash scripts/kafka.sh stop
+
+topics: install broker
+	$(PY) -m app create-topics
+
+run: install broker
+	$(PY) -m app worker
+
+# The integration fixtures start the local broker themselves when none is given
+# (and stop it again), or use testcontainers when a Docker daemon answers.
+test: install
+	$(PY) -m pytest
+
+test-unit: install
+	$(PY) -m pytest tests/unit
+
+test-integration: install
+	$(PY) -m pytest tests/integration
+
+schemas: install
+	$(PY) -m schemas.export
+
+clean:
+	rm -rf $(VENV) .data .pytest_cache
