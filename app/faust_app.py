@@ -16,6 +16,7 @@ from app.records import Output
 from app.routing import Router
 from app.settings import Settings
 from app.stats import Stats
+from app.web.errors import json_errors
 
 
 @dataclass
@@ -70,6 +71,7 @@ def build_faust_app(settings: Settings) -> faust.App:
         web_bind=settings.web_host,
         canonical_url=settings.web_url,
         web_tables_enabled=False,  # Faust's /table endpoint would expose phone numbers
+        web_application_options={"middlewares": [json_errors]},
         autodiscover=False,
     )
 
