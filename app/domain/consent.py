@@ -1,64 +1,134 @@
 """Consent state and its transitions (pure).
 
-The table value for ``(number, account)`` is a :class:`ConsentState`. It says
-whether the number is opted out and *why*: which message, which rule, when.
+The table value for ``(number, account)`` is a :class:`ConsentState`: whether
+the number is opted out, the evidence of the change that made it so, and the
+newest consent event seen for it.
+
+Ordering rule: consent events are ordered by ``(event_time, message_id)``.
+An event applies only if it is newer than the newest event already seen for
+the key; an older one is logged as ``stale`` and changes nothing. An event
+whose message id was already seen is a ``duplicate``: nothing happens.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
+from enum import Enum
 from typing import Any
 
-from app.domain.keywords import Classification, Intent
+RECENT_IDS = 16  # message ids remembered per key to recognise replays
+
+
+class Source(str, Enum):
+    KEYWORD = "keyword"
+    PHRASE = "phrase"
+    OPERATOR = "operator"
+    PROVIDER = "provider"
+
+
+class Verdict(str, Enum):
+    APPLIED = "applied"  # the opt-out state changed
+    UNCHANGED = "unchanged"  # newer than what we had, same state (e.g. a second STOP)
+    STALE = "stale"  # older than the newest event seen: does not override
+    DUPLICATE = "duplicate"  # this message id was already processed
+
+
+@dataclass(frozen=True, slots=True)
+class ConsentEvent:
+    opted_out: bool  # the state the event asks for
+    source: Source
+    message_id: str
+    event_time: datetime
+    rule: str | None = None
+    matched: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class ConsentState:
     opted_out: bool
-    changed_at: datetime  # event time of the reply that set this state
-    message_id: str
-    source: str  # "keyword" today; later "phrase", "operator", "provider"
-    matched: str | None = None
+    changed_at: datetime  # event time of the change that set ``opted_out``
+    message_id: str  # ... its message id
+    source: Source
+    rule: str | None
+    matched: str | None
+    last_event_at: datetime  # newest consent event seen for this key
+    last_message_id: str
+    recent_ids: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["changed_at"] = self.changed_at.isoformat()
-        return data
+        return {
+            "opted_out": self.opted_out,
+            "changed_at": self.changed_at.isoformat(),
+            "message_id": self.message_id,
+            "source": self.source.value,
+            "rule": self.rule,
+            "matched": self.matched,
+            "last_event_at": self.last_event_at.isoformat(),
+            "last_message_id": self.last_message_id,
+            "recent_ids": list(self.recent_ids),
+        }
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> ConsentState:
+        changed_at = datetime.fromisoformat(data["changed_at"])
         return cls(
             opted_out=bool(data["opted_out"]),
-            changed_at=datetime.fromisoformat(data["changed_at"]),
+            changed_at=changed_at,
             message_id=str(data["message_id"]),
-            source=str(data.get("source", "keyword")),
+            source=Source(data.get("source", "keyword")),
+            rule=data.get("rule"),
             matched=data.get("matched"),
+            last_event_at=datetime.fromisoformat(data.get("last_event_at") or data["changed_at"]),
+            last_message_id=str(data.get("last_message_id") or data["message_id"]),
+            recent_ids=tuple(data.get("recent_ids") or ()),
         )
 
 
-def apply_reply(
-    current: ConsentState | None,
-    classification: Classification,
-    *,
-    message_id: str,
-    event_time: datetime,
-) -> ConsentState | None:
-    """Return the new state after a reply, or None when the state does not change."""
-    if classification.intent is Intent.OPT_OUT:
-        opted_out = True
-    elif classification.intent is Intent.OPT_IN:
-        opted_out = False
-    else:
-        return None
-    if current is None and not opted_out:
-        return None  # opting in a number we hold no opt-out for changes nothing
-    if current is not None and current.opted_out == opted_out:
-        return None
-    return ConsentState(
-        opted_out=opted_out,
-        changed_at=event_time,
-        message_id=message_id,
-        source="keyword",
-        matched=classification.matched,
+@dataclass(frozen=True, slots=True)
+class Transition:
+    verdict: Verdict
+    previous: ConsentState | None
+    new: ConsentState | None  # what to store; None: store nothing
+
+    @property
+    def opted_out(self) -> bool | None:
+        """The state after the event (None: nothing known)."""
+        state = self.new or self.previous
+        return state.opted_out if state else None
+
+
+def _remember(ids: tuple[str, ...], message_id: str) -> tuple[str, ...]:
+    return (*ids, message_id)[-RECENT_IDS:]
+
+
+def apply_event(current: ConsentState | None, event: ConsentEvent) -> Transition:
+    if current is not None and event.message_id in current.recent_ids:
+        return Transition(Verdict.DUPLICATE, current, None)
+    if current is not None and (event.event_time, event.message_id) <= (current.last_event_at, current.last_message_id):
+        stored = replace(current, recent_ids=_remember(current.recent_ids, event.message_id))
+        return Transition(Verdict.STALE, current, stored)
+    if current is not None and current.opted_out == event.opted_out:
+        stored = replace(
+            current,
+            last_event_at=event.event_time,
+            last_message_id=event.message_id,
+            recent_ids=_remember(current.recent_ids, event.message_id),
+        )
+        return Transition(Verdict.UNCHANGED, current, stored)
+    new = ConsentState(
+        opted_out=event.opted_out,
+        changed_at=event.event_time,
+        message_id=event.message_id,
+        source=event.source,
+        rule=event.rule,
+        matched=event.matched,
+        last_event_at=event.event_time,
+        last_message_id=event.message_id,
+        recent_ids=_remember(current.recent_ids if current else (), event.message_id),
     )
+    if current is None and not event.opted_out:
+        # an opt-in for a number we hold nothing for: no change, but remember it
+        # so that an older STOP arriving late cannot override it
+        return Transition(Verdict.UNCHANGED, None, new)
+    return Transition(Verdict.APPLIED, current, new)

@@ -1,10 +1,14 @@
 from datetime import UTC, datetime
 
-from app.domain.consent import ConsentState
+from app.domain.consent import ConsentState, Source
 from app.domain.decision import DELIVER, SuppressReason, check_recipient, decide
 from app.domain.numbers import NumberStatus, ParsedNumber
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def state(opted_out: bool) -> ConsentState:
+    return ConsentState(opted_out, T0, "m", Source.KEYWORD, "keyword", "stop", T0, "m")
 
 
 def test_recipient_checks():
@@ -16,6 +20,6 @@ def test_recipient_checks():
 
 def test_decide():
     assert decide(None) is DELIVER
-    assert decide(ConsentState(False, T0, "m", "keyword")) is DELIVER
-    suppressed = decide(ConsentState(True, T0, "m", "keyword"))
+    assert decide(state(False)) is DELIVER
+    suppressed = decide(state(True))
     assert not suppressed.deliver and suppressed.reason is SuppressReason.OPTED_OUT
