@@ -3,10 +3,14 @@
 JSON Schema exports live in ``schemas/json/`` (``python -m schemas.export``).
 """
 
+from schemas.consent import ConsentRecord
 from schemas.deadletter import DeadLetter
 from schemas.inbound import InboundReply
 from schemas.outbound import OutboundRequest
 from schemas.provider import ProviderMessage
+from schemas.operator import OperatorOptOut
+from schemas.review import ReviewItem
+from schemas.status import StatusReceipt
 from schemas.suppressed import SuppressedMessage
 
 # default topic name -> model
@@ -16,10 +20,18 @@ TOPIC_MODELS = {
     "sms.provider": ProviderMessage,
     "sms.suppressed": SuppressedMessage,
     "sms.deadletter": DeadLetter,
+    "sms.status": StatusReceipt,
+    "sms.consent": ConsentRecord,
+    "sms.review": ReviewItem,
+    "http.post-optouts": OperatorOptOut,
 }
 
 __all__ = [
     "TOPIC_MODELS",
+    "ConsentRecord",
+    "OperatorOptOut",
+    "ReviewItem",
+    "StatusReceipt",
     "DeadLetter",
     "InboundReply",
     "OutboundRequest",

@@ -15,6 +15,9 @@ class InboundReply(BaseModel):
     from_: str = Field(alias="from", description="The contact's number, in any common format.")
     to: str | None = Field(default=None, description="Our number the contact replied to.")
     body: str = Field(description="The reply text; may be empty.")
+    locale: str | None = Field(
+        default=None, description="Locale of the reply (e.g. 'fr'); selects configured keywords and reply texts."
+    )
     received_at: AwareDatetime | None = Field(
         default=None, description="RFC 3339 time the reply was received; default: the record's timestamp."
     )

@@ -13,3 +13,11 @@ class ProviderMessage(OutboundRequest):
     model_config = ConfigDict(title="sms.provider")
 
     to: str = Field(pattern=r"^\+[1-9]\d{1,14}$", description="Recipient in E.164.")
+    category: str | None = Field(
+        default=None,
+        description="'compliance' for messages this service sends itself (opt-out/opt-in confirmations, "
+        "help text); those are exempt from the opt-out filter. Otherwise whatever upstream sent.",
+    )
+    in_reply_to: str | None = Field(
+        default=None, description="For compliance messages: the message_id of the reply that triggered it."
+    )

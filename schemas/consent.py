@@ -1,0 +1,39 @@
+"""`sms.consent`: the append-only consent log (not compacted)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+State = Literal["opted_out", "subscribed"]
+
+
+class ConsentRecord(BaseModel):
+    """One record per consent-relevant event: opt-out, opt-in, help, review,
+    operator and provider opt-outs; also events that changed nothing."""
+
+    model_config = ConfigDict(extra="forbid", title="sms.consent")
+
+    account_id: str = Field(description="Tenant; '*' for an opt-out recorded in global scope.")
+    number: str = Field(description="E.164.")
+    intent: Literal["opt_out", "opt_in", "help", "review"]
+    source: Literal["keyword", "phrase", "operator", "provider"]
+    rule: str | None = Field(description="The rule that matched: keyword, phrase, embedded_keyword, "
+                             "negated_phrase, operator, or provider:code.")
+    matched: str | None = Field(description="The keyword, phrase or error code that matched.")
+    body: str | None = Field(description="The raw reply text (null for operator/provider events).")
+    message_id: str = Field(description="Reply id, receipt message id, or operator request id.")
+    event_time: AwareDatetime
+    processed_at: AwareDatetime
+    previous_state: State | None = Field(description="null: nothing was known for this number.")
+    new_state: State | None
+    verdict: Literal["applied", "unchanged", "stale", "logged"] = Field(
+        description="applied: state changed; unchanged: same state; stale: older than the newest event "
+        "(does not override); logged: help/review, no state involved."
+    )
+    review_deadline: AwareDatetime | None = None
+    reason: str | None = Field(default=None, description="Operator's reason.")
+    requested_by: str | None = Field(default=None, description="Operator who asked.")
+    provider: str | None = None
+    scope: Literal["account", "global"]
