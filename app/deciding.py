@@ -1,4 +1,4 @@
-"""Step 2: apply replies to the opt-out table and decide each send (no Faust here).
+"""Step 2: apply consent events to the opt-out table and decide each send (no Faust here).
 
 Runs on the routed topic, whose partition holds the number's opt-out state,
 so ``table`` is the partition-local view the adapter hands in.
@@ -8,58 +8,187 @@ from __future__ import annotations
 
 from collections.abc import MutableMapping
 from datetime import datetime
+from typing import Any
 
-from app.domain.consent import ConsentState, apply_reply
+from app.domain.business_days import REVIEW_BUSINESS_DAYS, add_business_days
+from app.domain.consent import ConsentEvent, ConsentState, Source, Transition, Verdict, apply_event
 from app.domain.decision import decide
-from app.domain.keywords import KeywordClassifier
-from app.records import Output, dumps, loads
-from app.routing import KIND_REPLY, KIND_SEND
+from app.domain.keywords import Intent, Rule
+from app.domain.policy import Policy
+from app.records import Output, dumps, iso, loads, utcnow
+from app.routing import KIND_OPERATOR, KIND_PROVIDER, KIND_REPLY, KIND_SEND
 from app.settings import Settings
 from app.stats import Stats
 from app.suppression import suppressed
 
+GLOBAL_ACCOUNT = "*"
+Table = MutableMapping[bytes, dict]
+
 
 def table_key(number: str, account_id: str) -> bytes:
-    """Table key: E.164 first (never contains '|'), then the account."""
+    """Table key: E.164 first (never contains '|'), then the account ('*' in global scope)."""
     return f"{number}|{account_id}".encode()
 
 
+def _state_name(opted_out: bool | None) -> str | None:
+    return None if opted_out is None else ("opted_out" if opted_out else "subscribed")
+
+
 class Decider:
-    def __init__(self, settings: Settings, stats: Stats, classifier: KeywordClassifier | None = None) -> None:
+    def __init__(self, settings: Settings, stats: Stats, policy: Policy | None = None) -> None:
         self.settings = settings
         self.stats = stats
-        self.classifier = classifier or KeywordClassifier()
+        self.policy = policy or Policy()
+        self.scope = settings.scope
 
-    def process(self, value: bytes, table: MutableMapping[bytes, dict]) -> Output | None:
+    # ------------------------------------------------------------ dispatch
+
+    def process(self, value: bytes, table: Table) -> list[Output]:
         routed = loads(value)
         kind = routed["kind"]
         if kind == KIND_SEND:
-            return self._send(routed, table)
+            return [self._send(routed, table)]
         if kind == KIND_REPLY:
-            self._reply(routed, table)
-            return None
+            return self._reply(routed, table)
+        if kind == KIND_OPERATOR:
+            self.stats.count("operator_opt_outs")
+            event = ConsentEvent(True, Source.OPERATOR, routed["message_id"], _time(routed), rule="operator")
+            extra = {"reason": routed["reason"], "requested_by": routed["requested_by"]}
+            return self._consent(routed, table, event, extra=extra)[1]
+        if kind == KIND_PROVIDER:
+            self.stats.count("provider_opt_outs")
+            event = ConsentEvent(True, Source.PROVIDER, routed["message_id"], _time(routed),
+                                 rule=routed["rule"], matched=routed["error_code"])
+            return self._consent(routed, table, event, extra={"provider": routed["provider"]})[1]
         raise ValueError(f"unknown routed record kind {kind!r}")
 
-    def _reply(self, routed: dict, table: MutableMapping[bytes, dict]) -> None:
-        key = table_key(routed["number"], routed["account_id"])
-        stored = table.get(key)
-        current = ConsentState.from_json(stored) if stored else None
-        new = apply_reply(
-            current,
-            self.classifier.classify(routed["body"]),
-            message_id=routed["message_id"],
-            event_time=datetime.fromisoformat(routed["event_time"]),
-        )
-        if new is None:
-            return
-        table[key] = new.to_json()
-        self.stats.count("opt_outs" if new.opted_out else "opt_ins")
+    # ------------------------------------------------------------ state
 
-    def _send(self, routed: dict, table: MutableMapping[bytes, dict]) -> Output:
+    def state_account(self, account_id: str) -> str:
+        return GLOBAL_ACCOUNT if self.scope == "global" else account_id
+
+    def lookup(self, table: Table, number: str, account_id: str) -> ConsentState | None:
+        """The state that decides a send: in global scope an opt-out under either key counts."""
+        keys = [table_key(number, account_id)]
+        if self.scope == "global":
+            keys.insert(0, table_key(number, GLOBAL_ACCOUNT))
+        states = [ConsentState.from_json(raw) for key in keys if (raw := table.get(key))]
+        opted_out = [s for s in states if s.opted_out]
+        return opted_out[0] if opted_out else (states[0] if states else None)
+
+    def _apply(self, table: Table, routed: dict, event: ConsentEvent) -> Transition:
+        key = table_key(routed["number"], self.state_account(routed["account_id"]))
+        raw = table.get(key)
+        transition = apply_event(ConsentState.from_json(raw) if raw else None, event)
+        if transition.new is not None:
+            table[key] = transition.new.to_json()
+        if transition.verdict is Verdict.APPLIED:
+            self.stats.count("opt_outs" if event.opted_out else "opt_ins")
+        elif transition.verdict is Verdict.DUPLICATE:
+            self.stats.count("duplicates")
+        elif transition.verdict is Verdict.STALE:
+            self.stats.count("stale")
+        return transition
+
+    # ------------------------------------------------------------ replies
+
+    def _reply(self, routed: dict, table: Table) -> list[Output]:
+        policy = self.policy.for_reply(routed["account_id"], routed.get("locale"))
+        found = policy.classifier.classify(routed["body"])
+        rule = found.rule.value if found.rule else None
+        if found.intent in (Intent.OPT_OUT, Intent.OPT_IN):
+            source = Source.PHRASE if found.rule is Rule.PHRASE else Source.KEYWORD
+            event = ConsentEvent(found.intent is Intent.OPT_OUT, source, routed["message_id"], _time(routed),
+                                 rule=rule, matched=found.matched)
+            transition, outputs = self._consent(routed, table, event, body=routed["body"], intent=found.intent)
+            if transition.verdict is Verdict.APPLIED:
+                texts = policy.texts
+                text = texts.opt_out_confirmation if event.opted_out else texts.opt_in_confirmation
+                outputs.append(self._compliance_sms(routed, text, "opt-out" if event.opted_out else "opt-in"))
+            return outputs
+        if found.intent is Intent.HELP:
+            self.stats.count("help")
+            state = self.lookup(table, routed["number"], routed["account_id"])
+            log = self._log(routed, Intent.HELP, Source.KEYWORD, rule, found.matched, routed["body"],
+                            verdict="logged", previous=state, new=state)
+            return [log, self._compliance_sms(routed, policy.texts.help, "help")]
+        if found.intent is Intent.REVIEW:
+            self.stats.count("review")
+            event_time = _time(routed)
+            deadline = add_business_days(event_time, REVIEW_BUSINESS_DAYS)
+            state = self.lookup(table, routed["number"], routed["account_id"])
+            source = Source.PHRASE if found.rule is Rule.NEGATED_PHRASE else Source.KEYWORD
+            log = self._log(routed, Intent.REVIEW, source, rule, found.matched, routed["body"],
+                            verdict="logged", previous=state, new=state, extra={"review_deadline": iso(deadline)})
+            item = {
+                "account_id": routed["account_id"],
+                "number": routed["number"],
+                "message_id": routed["message_id"],
+                "body": routed["body"],
+                "matched": found.matched,
+                "rule": rule,
+                "event_time": iso(event_time),
+                "deadline": iso(deadline),
+                "queued_at": iso(utcnow()),
+            }
+            return [log, Output(self.settings.review_topic, dumps(item), key=routed["number"].encode())]
+        return []
+
+    def _consent(self, routed: dict, table: Table, event: ConsentEvent, *, body: str | None = None,
+                 intent: Intent = Intent.OPT_OUT, extra: dict[str, Any] | None = None,
+                 ) -> tuple[Transition, list[Output]]:
+        """Apply one consent event; log it unless it is a replay."""
+        transition = self._apply(table, routed, event)
+        if transition.verdict is Verdict.DUPLICATE:
+            return transition, []
+        log = self._log(routed, intent, event.source, event.rule, event.matched, body,
+                        verdict=transition.verdict.value, previous=transition.previous,
+                        new=transition.new or transition.previous, extra=extra)
+        return transition, [log]
+
+    def _compliance_sms(self, routed: dict, text: str, purpose: str) -> Output:
+        """A reply the rules require: straight to the provider, exempt from the filter."""
+        self.stats.count("confirmations")
+        message = {
+            "message_id": f"{routed['message_id']}:{purpose}",
+            "account_id": routed["account_id"],
+            "to": routed["number"],
+            "from": routed.get("to"),
+            "body": text,
+            "category": "compliance",
+            "in_reply_to": routed["message_id"],
+        }
+        return Output(self.settings.provider_topic, dumps(message), key=routed["number"].encode())
+
+    def _log(self, routed: dict, intent: Intent, source: Source, rule: str | None, matched: str | None,
+             body: str | None, *, verdict: str, previous: ConsentState | None, new: ConsentState | None,
+             extra: dict[str, Any] | None = None) -> Output:
+        record = {
+            "account_id": self.state_account(routed["account_id"]) if intent in (Intent.OPT_OUT, Intent.OPT_IN)
+            else routed["account_id"],
+            "number": routed["number"],
+            "intent": intent.value,
+            "source": source.value,
+            "rule": rule,
+            "matched": matched,
+            "body": body,
+            "message_id": routed["message_id"],
+            "event_time": routed["event_time"],
+            "processed_at": iso(utcnow()),
+            "previous_state": _state_name(previous.opted_out if previous else None),
+            "new_state": _state_name(new.opted_out if new else None),
+            "verdict": verdict,
+            "scope": self.scope,
+            **(extra or {}),
+        }
+        return Output(self.settings.consent_topic, dumps(record), key=routed["number"].encode())
+
+    # ------------------------------------------------------------ sends
+
+    def _send(self, routed: dict, table: Table) -> Output:
         number = routed["number"]
         message = routed["message"]
-        stored = table.get(table_key(number, routed["account_id"]))
-        state = ConsentState.from_json(stored) if stored else None
+        state = self.lookup(table, number, routed["account_id"])
         decision = decide(state)
         if decision.deliver:
             self.stats.count("forwarded")
@@ -68,3 +197,7 @@ class Decider:
         return suppressed(
             self.settings.suppressed_topic, message, decision, opted_out_at=state.changed_at if state else None
         )
+
+
+def _time(routed: dict) -> datetime:
+    return datetime.fromisoformat(routed["event_time"])

@@ -12,6 +12,7 @@ import faust
 from faust.transport.drivers import aiokafka as faust_aiokafka
 
 from app.deciding import Decider
+from app.policy_file import load_policy
 from app.records import Output
 from app.routing import Router
 from app.settings import Settings
@@ -29,8 +30,11 @@ class Pipeline:
     decider: Decider
     stats: Stats = field(default_factory=Stats)
 
-    async def publish(self, output: Output) -> None:
-        await self.topics[output.topic].send(key=output.key, value=output.value, partition=output.partition)
+    async def publish(self, output: Output, *, wait: bool = False) -> None:
+        """Hand ``output`` to the producer; with ``wait``, return once the broker has it."""
+        future = await self.topics[output.topic].send(key=output.key, value=output.value, partition=output.partition)
+        if wait:
+            await future
 
 
 def _tune_fetch_wait(fetch_max_wait_ms: int) -> None:
@@ -96,6 +100,8 @@ def build_pipeline(settings: Settings) -> Pipeline:
         settings.provider_topic,
         settings.suppressed_topic,
         settings.deadletter_topic,
+        settings.consent_topic,
+        settings.review_topic,
     ]
     topics: dict[str, faust.TopicT] = {name: app.topic(name) for name in names}
     topics[settings.routed_topic] = app.topic(settings.routed_topic, partitions=settings.partitions, internal=True)
@@ -106,7 +112,7 @@ def build_pipeline(settings: Settings) -> Pipeline:
         table=table,
         topics=topics,
         router=Router(settings, stats),
-        decider=Decider(settings, stats),
+        decider=Decider(settings, stats, load_policy(settings.keywords_file)),
         stats=stats,
     )
     from app.agents import register_agents

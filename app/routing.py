@@ -13,19 +13,24 @@ malformed ones are dead-lettered with the original bytes. No Faust here.
 
 from __future__ import annotations
 
+import uuid
+
 from aiokafka.partitioner import murmur2
 from pydantic import ValidationError
 
 from app.domain.decision import check_recipient
 from app.domain.numbers import NumberStatus, parse_number
-from app.records import Origin, Output, dead_letter, dumps, from_timestamp_ms, iso, loads
+from app.domain.provider_codes import OptOutCodes
+from app.records import Origin, Output, dead_letter, dumps, from_timestamp_ms, iso, loads, utcnow
 from app.settings import Settings
 from app.stats import Stats
 from app.suppression import suppressed
-from schemas import InboundReply, OutboundRequest
+from schemas import InboundReply, OutboundRequest, StatusReceipt
 
 KIND_REPLY = "reply"
 KIND_SEND = "send"
+KIND_OPERATOR = "operator"
+KIND_PROVIDER = "provider"
 
 
 def partition_for(number: str, partitions: int) -> int:
@@ -43,9 +48,12 @@ class Router:
         self._region = settings.default_region
         self._max_bytes = settings.max_payload_bytes
         self._max_body = settings.max_body_chars
+        self._codes = OptOutCodes.parse(settings.provider_optout_codes)
 
-    def route(self, origin: Origin, key: bytes | None, value: bytes | None) -> Output:
-        """Return the one record this input becomes (routed, suppressed or dead letter)."""
+    def route(self, origin: Origin, key: bytes | None, value: bytes | None) -> Output | None:
+        """Return the one record this input becomes (routed, suppressed or dead letter).
+
+        None only for delivery receipts that are no opt-out evidence (ignored)."""
         s = self.settings
         try:
             return self._route(origin, value)
@@ -53,7 +61,7 @@ class Router:
             self.stats.count("dead_lettered")
             return dead_letter(s.deadletter_topic, origin, str(exc), value, key)
 
-    def _route(self, origin: Origin, value: bytes | None) -> Output:
+    def _route(self, origin: Origin, value: bytes | None) -> Output | None:
         s = self.settings
         if value is None:
             raise _Reject("empty record (no value)")
@@ -69,6 +77,8 @@ class Router:
             return self._route_reply(origin, data)
         if origin.topic == s.outbound_topic:
             return self._route_send(origin, data)
+        if origin.topic == s.status_topic:
+            return self._route_status(origin, data)
         raise _Reject(f"record from unexpected topic {origin.topic!r}")
 
     def _check_body(self, body: str) -> None:
@@ -88,6 +98,8 @@ class Router:
             "account_id": reply.account_id,
             "message_id": reply.message_id,
             "body": reply.body,
+            "to": reply.to,
+            "locale": reply.locale,
             "event_time": iso(event_time),
             "origin": [origin.topic, origin.partition, origin.offset],
         }
@@ -109,6 +121,41 @@ class Router:
             "origin": [origin.topic, origin.partition, origin.offset],
         }
         return self._routed(recipient.e164, routed)
+
+    def _route_status(self, origin: Origin, data: dict) -> Output | None:
+        receipt = _validate(StatusReceipt, data)
+        rule = self._codes.matches(receipt.provider, receipt.error_code)
+        if rule is None:
+            return None  # not opt-out evidence
+        recipient = parse_number(receipt.to, self._region)
+        if recipient.status in (NumberStatus.MISSING, NumberStatus.UNPARSEABLE):
+            raise _Reject(f"opt-out receipt ({rule}) with field 'to': {recipient.error}")
+        routed = {
+            "kind": KIND_PROVIDER,
+            "number": recipient.e164,
+            "account_id": receipt.account_id,
+            "message_id": receipt.message_id,
+            "provider": receipt.provider,
+            "rule": rule,
+            "error_code": str(receipt.error_code),
+            "event_time": iso(from_timestamp_ms(origin.timestamp_ms)),
+            "origin": [origin.topic, origin.partition, origin.offset],
+        }
+        return self._routed(recipient.e164, routed)
+
+    def operator_opt_out(self, number: str, account_id: str, reason: str, requested_by: str) -> Output:
+        """The routed record for an operator's opt-out (``POST /optouts``); ``number`` is E.164."""
+        now = utcnow()
+        routed = {
+            "kind": KIND_OPERATOR,
+            "number": number,
+            "account_id": account_id,
+            "message_id": f"operator-{uuid.uuid4()}",
+            "reason": reason,
+            "requested_by": requested_by,
+            "event_time": iso(now),
+        }
+        return self._routed(number, routed)
 
     def _routed(self, number: str, routed: dict) -> Output:
         key = number.encode()

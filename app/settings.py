@@ -6,8 +6,13 @@ import os
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import AliasChoices, Field, field_validator
+from typing import Literal
+
+from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+from app.domain.provider_codes import DEFAULT_OPT_OUT_CODES, OptOutCodes
 
 
 def _default_bootstrap() -> str:
@@ -38,6 +43,10 @@ class Settings(BaseSettings):
     provider_topic: str = "sms.provider"
     suppressed_topic: str = "sms.suppressed"
     deadletter_topic: str = "sms.deadletter"
+    status_topic: str = "sms.status"
+    consent_topic: str = "sms.consent"
+    review_topic: str = "sms.review"
+    consent_retention_ms: int = Field(default=-1, ge=-1, description="Retention of sms.consent; -1 = forever.")
     table_name: str = "optouts"
     partitions: int = Field(default=8, ge=1, description="Partitions of the routed topic and the table changelog.")
     input_partitions: int = Field(default=8, ge=1, description="Partitions used when creating the input/output topics.")
@@ -45,6 +54,10 @@ class Settings(BaseSettings):
 
     # Domain
     default_region: str = "US"
+    scope: Literal["account", "global"] = "account"
+    keywords_file: Path | None = None
+    provider_optout_codes: str = DEFAULT_OPT_OUT_CODES
+    admin_token: SecretStr | None = None
     max_payload_bytes: int = Field(default=65536, ge=256)
     max_body_chars: int = Field(default=2000, ge=1)
 
@@ -55,6 +68,17 @@ class Settings(BaseSettings):
     rocksdb_block_cache_bytes: int = 8 * 1024 * 1024
     rocksdb_write_buffer_bytes: int = 4 * 1024 * 1024
     rocksdb_max_write_buffers: int = 2
+
+    @field_validator("provider_optout_codes")
+    @classmethod
+    def _codes_parse(cls, value: str) -> str:
+        OptOutCodes.parse(value)
+        return value
+
+    @field_validator("admin_token")
+    @classmethod
+    def _empty_token_is_none(cls, value: SecretStr | None) -> SecretStr | None:
+        return value if value is not None and value.get_secret_value().strip() else None
 
     @field_validator("default_region")
     @classmethod

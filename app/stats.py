@@ -2,29 +2,44 @@
 
 from __future__ import annotations
 
+from collections import Counter
+
 from app.domain.decision import SuppressReason
+
+COUNTERS = (
+    "forwarded",
+    "dead_lettered",
+    "opt_outs",
+    "opt_ins",
+    "help",
+    "review",
+    "confirmations",
+    "operator_opt_outs",
+    "provider_opt_outs",
+    "duplicates",
+    "stale",
+    "receipts_ignored",
+)
 
 
 class Stats:
     def __init__(self) -> None:
-        self.forwarded = 0
+        self.counts: Counter[str] = Counter()
         self.suppressed_by_reason = {reason.value: 0 for reason in SuppressReason}
-        self.dead_lettered = 0
-        self.opt_outs = 0
-        self.opt_ins = 0
 
     def count(self, name: str, n: int = 1) -> None:
-        setattr(self, name, getattr(self, name) + n)
+        self.counts[name] += n
+
+    def __getattr__(self, name: str) -> int:
+        if name in COUNTERS:
+            return self.counts[name]
+        raise AttributeError(name)
 
     def suppressed(self, reason: SuppressReason | None) -> None:
         if reason is not None:
             self.suppressed_by_reason[reason.value] += 1
 
     def snapshot(self) -> dict:
-        return {
-            "forwarded": self.forwarded,
-            "suppressed": dict(self.suppressed_by_reason),
-            "dead_lettered": self.dead_lettered,
-            "opt_outs": self.opt_outs,
-            "opt_ins": self.opt_ins,
-        }
+        snap: dict = {name: self.counts[name] for name in COUNTERS}
+        snap["suppressed"] = dict(self.suppressed_by_reason)
+        return snap

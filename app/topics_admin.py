@@ -26,8 +26,14 @@ def wanted_topics(settings: Settings) -> dict[str, tuple[int, dict[str, str]]]:
         settings.provider_topic,
         settings.suppressed_topic,
         settings.deadletter_topic,
+        settings.status_topic,
+        settings.review_topic,
     ):
         io[name] = (settings.input_partitions, {})
+    io[settings.consent_topic] = (
+        settings.input_partitions,
+        {"cleanup.policy": "delete", "retention.ms": str(settings.consent_retention_ms)},
+    )
     io[settings.routed_topic] = (settings.partitions, {})
     io[settings.changelog_topic] = (settings.partitions, {"cleanup.policy": "compact"})
     return io

@@ -24,8 +24,8 @@ def register_decide(pipeline: Pipeline) -> None:
         async for event in stream.events():
             message = event.message
             try:
-                output = decider.process(message.value, table)
+                outputs = decider.process(message.value, table)
             except Exception as exc:  # a bug must not drop the record
-                output = internal_error(pipeline, message, exc)
-            if output is not None:
+                outputs = [internal_error(pipeline, message, exc)]
+            for output in outputs:
                 await publish_or_crash(pipeline, output)

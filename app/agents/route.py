@@ -1,4 +1,4 @@
-"""Agent 1: `sms.inbound` + `sms.outbound` -> routed topic (by E.164), or suppressed / dead letter."""
+"""Agent 1: `sms.inbound` + `sms.outbound` + `sms.status` -> routed topic (by E.164), or suppressed / dead letter."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ if TYPE_CHECKING:
 
 def register_route(pipeline: Pipeline) -> None:
     s = pipeline.settings
-    source = pipeline.app.topic(s.inbound_topic, s.outbound_topic)
+    source = pipeline.app.topic(s.inbound_topic, s.outbound_topic, s.status_topic)
     router = pipeline.router
 
     @pipeline.app.agent(source, name="route", concurrency=1)
@@ -23,4 +23,7 @@ def register_route(pipeline: Pipeline) -> None:
                 output = router.route(origin_of(message), message.key, message.value)
             except Exception as exc:  # a bug must not drop the record
                 output = internal_error(pipeline, message, exc)
+            if output is None:
+                pipeline.stats.count("receipts_ignored")
+                continue
             await publish_or_crash(pipeline, output)

@@ -9,6 +9,7 @@ if TYPE_CHECKING:
 
 
 def register_views(pipeline: Pipeline) -> None:
-    from app.web.views import register
+    from app.web import operator, views
 
-    register(pipeline)
+    views.register(pipeline)
+    operator.register(pipeline)

@@ -8,8 +8,6 @@ from faust import web
 from faust.exceptions import SameNode
 from faust.web.exceptions import ServiceUnavailable
 
-from app.deciding import table_key
-from app.domain.consent import ConsentState
 from app.domain.numbers import NumberStatus, parse_number
 
 if TYPE_CHECKING:
@@ -57,14 +55,16 @@ def register(pipeline: Pipeline) -> None:
                 pass
             except ServiceUnavailable:
                 return self.json({"error": "unavailable", "detail": "partition assignment not known yet"}, status=503)
-            stored = table.get(table_key(e164, account_id))
-            state = ConsentState.from_json(stored) if stored else None
+            state = pipeline.decider.lookup(table, e164, account_id)
             body = {
                 "number": e164,
                 "account_id": account_id,
                 "opted_out": bool(state and state.opted_out),
                 "changed_at": state.changed_at.isoformat() if state else None,
+                "scope": settings.scope,
             }
             if state is not None:
-                body.update(source=state.source, matched=state.matched, message_id=state.message_id)
+                body.update(
+                    source=state.source.value, rule=state.rule, matched=state.matched, message_id=state.message_id
+                )
             return self.json(body)

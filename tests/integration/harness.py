@@ -41,6 +41,9 @@ class Topology:
         self.provider = f"{self.id}.provider"
         self.suppressed = f"{self.id}.suppressed"
         self.deadletter = f"{self.id}.deadletter"
+        self.status = f"{self.id}.status"
+        self.consent = f"{self.id}.consent"
+        self.review = f"{self.id}.review"
 
     def env(self) -> dict[str, str]:
         return {
@@ -51,6 +54,9 @@ class Topology:
             "OPTOUT_PROVIDER_TOPIC": self.provider,
             "OPTOUT_SUPPRESSED_TOPIC": self.suppressed,
             "OPTOUT_DEADLETTER_TOPIC": self.deadletter,
+            "OPTOUT_STATUS_TOPIC": self.status,
+            "OPTOUT_CONSENT_TOPIC": self.consent,
+            "OPTOUT_REVIEW_TOPIC": self.review,
             "OPTOUT_PARTITIONS": str(self.partitions),
             "OPTOUT_INPUT_PARTITIONS": str(self.input_partitions),
         }
@@ -120,8 +126,14 @@ class Worker:
         raise TimeoutError(f"worker not healthy after {timeout}s:\n{self.log_tail()}")
 
     def get(self, path: str) -> tuple[int, Any]:
+        return self.request("GET", path)
+
+    def request(self, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None
+                ) -> tuple[int, Any]:
+        data = None if body is None else (body if isinstance(body, bytes) else json.dumps(body).encode())
+        req = urllib.request.Request(self.url + path, data=data, method=method, headers=headers or {})
         try:
-            with urllib.request.urlopen(self.url + path, timeout=5) as resp:
+            with urllib.request.urlopen(req, timeout=10) as resp:
                 return resp.status, json.loads(resp.read() or b"null")
         except urllib.error.HTTPError as err:
             body = err.read()
@@ -262,6 +274,8 @@ def outbound_ids(collector: Collector, topology: Topology) -> dict[str, list[str
     """message_id of every send request seen on each output topic."""
     ids: dict[str, list[str]] = {}
     for record in collector.records[topology.provider]:
+        if record.get("category") == "compliance":
+            continue  # our own confirmations / help texts, not send requests
         ids.setdefault(record["message_id"], []).append("provider")
     for record in collector.records[topology.suppressed]:
         ids.setdefault(record["message"]["message_id"], []).append("suppressed:" + record["reason"])

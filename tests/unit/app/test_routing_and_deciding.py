@@ -96,14 +96,20 @@ def test_malformed_replies_are_dead_lettered_with_the_original_bytes(router, sta
 
 
 def route_and_decide(router, decider, table, origin, message):
+    """The one record a send becomes, or the records a reply becomes (by topic)."""
     out = router.route(origin, None, raw(message))
     assert out.topic == SETTINGS.routed_topic
-    return decider.process(out.value, table)
+    outputs = decider.process(out.value, table)
+    if origin.topic == SETTINGS.outbound_topic:
+        assert len(outputs) == 1
+        return outputs[0]
+    return {o.topic: loads(o.value) for o in outputs} or None
 
 
 def test_stop_then_send_then_start(router, decider, stats):
     table = {}
-    assert route_and_decide(router, decider, table, INBOUND, {"message_id": "r1", "from": "4155550101", "body": "stop"}) is None
+    replies = route_and_decide(router, decider, table, INBOUND, {"message_id": "r1", "from": "4155550101", "body": "stop"})
+    assert set(replies) == {SETTINGS.consent_topic, SETTINGS.provider_topic}
     assert table[table_key("+14155550101", "default")]["opted_out"] is True
     send = {"message_id": "s1", "to": "+1 415 555 0101", "body": "hi", "x": {"y": 1}}
     out = route_and_decide(router, decider, table, OUTBOUND, send)
@@ -116,6 +122,7 @@ def test_stop_then_send_then_start(router, decider, stats):
     assert ProviderMessage.model_validate(loads(out.value)).to == "+14155550101"
     assert loads(out.value) == {**send, "to": "+14155550101"}
     assert stats.snapshot()["opt_outs"] == 1 and stats.opt_ins == 1 and stats.forwarded == 1
+    assert stats.confirmations == 2
 
 
 def test_opt_out_is_per_account(router, decider):
@@ -128,3 +135,18 @@ def test_opt_out_is_per_account(router, decider):
 def test_unknown_routed_kind_raises(decider):
     with pytest.raises(ValueError):
         decider.process(b'{"kind": "weird"}', {})
+
+
+def test_receipts_route_only_opt_out_evidence(router):
+    status = Origin(SETTINGS.status_topic, 0, 3, 1_767_225_600_000)
+    receipt = {"message_id": "m1", "to": "(415) 555-0101", "provider": "twilio", "status": "failed"}
+    assert router.route(status, None, raw({**receipt, "error_code": 30003})) is None
+    assert router.route(status, None, raw({**receipt, "status": "delivered"})) is None
+    out = router.route(status, None, raw({**receipt, "error_code": 21610}))
+    routed = loads(out.value)
+    assert out.topic == SETTINGS.routed_topic and routed["kind"] == "provider" and routed["rule"] == "twilio:21610"
+    assert routed["number"] == "+14155550101"
+    bad = router.route(status, None, raw({**receipt, "to": "garbage", "error_code": 21610}))
+    assert bad.topic == SETTINGS.deadletter_topic and "field 'to'" in loads(bad.value)["error"]
+    missing = router.route(status, None, raw({"message_id": "m1"}))
+    assert missing.topic == SETTINGS.deadletter_topic
