@@ -44,8 +44,15 @@ def _worker() -> int:
 
     from app.faust_app import build_pipeline
 
+    class Worker(faust.Worker):
+        def on_setup_root_logger(self, logger: logging.Logger, level: int) -> None:
+            # Faust's terminal spinner would set the root logger to DEBUG, which makes
+            # every debug call in aiokafka/Faust build a log record: costly per message.
+            self.spinner = None
+            logger.setLevel(level)
+
     pipeline = build_pipeline(settings)
-    worker = faust.Worker(pipeline.app, loglevel=settings.log_level.upper(), quiet=True)
+    worker = Worker(pipeline.app, loglevel=settings.log_level.upper(), quiet=True)
     worker.execute_from_commandline()  # exits the process
     return 0
 

@@ -68,7 +68,7 @@ def build_faust_app(settings: Settings) -> faust.App:
         processing_guarantee="at_least_once",
         consumer_auto_offset_reset="earliest",
         producer_acks=-1,
-        producer_linger_ms=1,
+        producer_linger_ms=settings.producer_linger_ms,
         web_enabled=True,
         web_host=settings.web_host,
         web_port=settings.web_port,
