@@ -1,4 +1,4 @@
-"""Faust agents: thin adapters from Kafka records to the routing and deciding steps."""
+"""Kafka adapters: the batch processor on the worker's consumer, and the reply-first gate."""
 
 from __future__ import annotations
 
@@ -9,8 +9,9 @@ if TYPE_CHECKING:
 
 
 def register_agents(pipeline: Pipeline) -> None:
-    from app.agents.decide import register_decide
-    from app.agents.route import register_route
+    from app.agents.batch import install_batch_processing
+    from app.agents.reply_first import ReplyFirstGate
 
-    register_route(pipeline)
-    register_decide(pipeline)
+    gate = ReplyFirstGate(pipeline)
+    install_batch_processing(pipeline, gate)  # before anything creates app.consumer
+    gate.install()

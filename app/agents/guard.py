@@ -1,9 +1,8 @@
-"""What every agent shares: origins, and never letting a record vanish.
+"""Never letting a record vanish: origins and dead letters for internal errors.
 
-Faust acks a record whose agent raised, so it would never be processed again.
-Agents therefore catch every processing error and dead-letter the record; if
-publishing itself fails, the worker is crashed so that the record's offset is
-never committed and it is processed again after restart.
+A processing error (a bug) dead-letters the record with the original bytes
+instead of dropping it; if publishing itself fails, the batch processor
+crashes the worker so the record's offset is never committed.
 """
 
 from __future__ import annotations
@@ -40,11 +39,3 @@ def internal_error(pipeline: Pipeline, message: Message, exc: BaseException) -> 
         message.key,
     )
 
-
-async def publish_or_crash(pipeline: Pipeline, output: Output) -> None:
-    try:
-        await pipeline.publish(output)
-    except Exception as exc:
-        log.critical("cannot publish to %s (%r): stopping the worker so the record is retried", output.topic, exc)
-        await pipeline.app.crash(exc)
-        raise

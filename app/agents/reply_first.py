@@ -37,7 +37,7 @@ class ReplyFirstGate:
         self.targets: dict[TP, int] | None = None
         self._resume = None
 
-    # called by the route agent for every reply / receipt it has routed
+    # called by the batch processor for every reply / receipt it has routed
     def routed_offset(self, tp: TP, offset: int) -> None:
         self.routed[tp] = offset
 

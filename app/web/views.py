@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 
 def is_ready(pipeline: Pipeline) -> bool:
     app = pipeline.app
-    return bool(app.tables.recovery.completed.is_set() and not app.rebalancing and pipeline.app.agents)
+    return bool(app.tables.recovery.completed.is_set() and not app.rebalancing)
 
 
 def register(pipeline: Pipeline) -> None:
