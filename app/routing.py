@@ -14,6 +14,7 @@ malformed ones are dead-lettered with the original bytes. No Faust here.
 from __future__ import annotations
 
 import uuid
+from functools import lru_cache
 
 from aiokafka.partitioner import murmur2
 from pydantic import ValidationError
@@ -33,6 +34,7 @@ KIND_OPERATOR = "operator"
 KIND_PROVIDER = "provider"
 
 
+@lru_cache(maxsize=131072)
 def partition_for(number: str, partitions: int) -> int:
     """Kafka's default (murmur2) partition for the key bytes ``number``.
 
