@@ -5,8 +5,8 @@ queue and a ``Stream`` iterator; a profile put that at most of the CPU per
 message. Here the worker's consumer (Faust's, so assignment, co-partitioning,
 table recovery, standby replicas, offset commits and rebalances are Faust's)
 hands each fetched batch of the project's topics to :class:`BatchProcessor`,
-which runs the routing and deciding steps in order and acks each record only
-after its outputs are handed to the producer. Faust commits acked offsets
+which runs the routing and deciding steps in order, hands the outputs to the
+producer one record batch per topic-partition, and only then acks the records. Faust commits acked offsets
 after flushing the producer, so a crash can duplicate an output, never lose
 one. Records of other topics (table changelogs during recovery, Faust's own)
 take Faust's normal path.
@@ -22,6 +22,7 @@ from faust.transport.consumer import CONSUMER_FETCHING
 from faust.transport.drivers import aiokafka as faust_aiokafka
 
 from app.agents.guard import internal_error, origin_of
+from app.agents.output_batch import OutputBatch
 from app.agents.partition_table import PartitionTable
 from app.records import Output
 
@@ -44,6 +45,10 @@ class BatchProcessor:
         self.topics = self.source_topics | {self.routed_topic}
         self.first_topics = gate.first_topics
         self._tables: dict[int, PartitionTable] = {}
+        self._outputs: OutputBatch | None = None
+        self.output_topics = {
+            s.routed_topic, s.provider_topic, s.suppressed_topic, s.deadletter_topic, s.consent_topic, s.review_topic,
+        }
 
     def on_assignment_changed(self) -> None:
         self._tables.clear()  # RocksDB handles of revoked partitions must not be reused
@@ -70,20 +75,29 @@ class BatchProcessor:
 
     async def process(self, consumer: Any, messages: list[Message]) -> None:
         app = self.pipeline.app
-        send = app.producer.send
+        if self._outputs is None:
+            self._outputs = OutputBatch(app.producer._ensure_producer())
+        outputs = self._outputs
+        await outputs.prepare(self.output_topics)
         assignment = consumer.assignment()
         gate_seen = self.gate.routed_offset
         first_topics = self.first_topics
+        done: list[Message] = []
         for message in messages:
             if message.tp not in assignment or not consumer.flow_active:
                 continue  # revoked or rebalancing: the new owner processes it
             for output in self.outputs_for(message):
-                try:
-                    await send(output.topic, output.key, output.value, output.partition, None, None)
-                except Exception as exc:
-                    log.critical("cannot publish to %s (%r): stopping the worker", output.topic, exc)
-                    await app.crash(exc)
-                    raise
+                outputs.add(output)
+            done.append(message)
+        try:
+            await outputs.send()
+        except Exception as exc:
+            log.critical("cannot hand outputs to the producer (%r): stopping the worker", exc)
+            await app.crash(exc)
+            raise
+        # ack only now: every output of these records is with the producer, and Faust
+        # flushes the producer before it commits acked offsets
+        for message in done:
             if message.topic in first_topics:
                 gate_seen(message.tp, message.offset)
             consumer.ack(message)
