@@ -30,11 +30,10 @@ class Pipeline:
     decider: Decider
     stats: Stats = field(default_factory=Stats)
 
-    async def publish(self, output: Output, *, wait: bool = False) -> None:
-        """Hand ``output`` to the producer; with ``wait``, return once the broker has it."""
+    async def publish(self, output: Output) -> None:
+        """Publish ``output``; return once the broker has acknowledged it."""
         future = await self.topics[output.topic].send(key=output.key, value=output.value, partition=output.partition)
-        if wait:
-            await future
+        await future
 
 
 def _tune_fetch_wait(fetch_max_wait_ms: int) -> None:

@@ -57,7 +57,7 @@ def register(pipeline: Pipeline) -> None:
                 return self.json({"error": "invalid_number", "detail": parsed.error, "number": body.number}, status=400)
             assert parsed.e164 is not None
             output = pipeline.router.operator_opt_out(parsed.e164, body.account_id, body.reason, body.requested_by)
-            await pipeline.publish(output, wait=True)
+            await pipeline.publish(output)
             return self.json(
                 {
                     "status": "accepted",
