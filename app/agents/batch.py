@@ -9,7 +9,8 @@ which runs the routing and deciding steps in order, hands the outputs to the
 producer one record batch per topic-partition, and only then acks the records. Faust commits acked offsets
 after flushing the producer, so a crash can duplicate an output, never lose
 one. Records of other topics (table changelogs during recovery, Faust's own)
-take Faust's normal path.
+take Faust's normal path, except the table's changelog, which is applied a batch at a
+time (``app/agents/changelog.py``).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 from faust.transport.consumer import CONSUMER_FETCHING
 from faust.transport.drivers import aiokafka as faust_aiokafka
 
+from app.agents.changelog import ChangelogApplier
 from app.agents.guard import internal_error, origin_of
 from app.agents.output_batch import OutputBatch
 from app.agents.partition_table import PartitionTable
@@ -46,6 +48,7 @@ class BatchProcessor:
         self.first_topics = gate.first_topics
         self._tables: dict[int, PartitionTable] = {}
         self._outputs: OutputBatch | None = None
+        self.changelog = ChangelogApplier(pipeline.app, pipeline.table)
         self.output_topics = {
             s.routed_topic, s.provider_topic, s.suppressed_topic, s.deadletter_topic, s.consent_topic, s.review_topic,
         }
@@ -122,6 +125,8 @@ class BatchingConsumer(faust_aiokafka.Consumer):
         # our topics instead of one task pair per record.
         callback = self.callback
         batch_topics = processor.topics
+        changelog = processor.changelog
+        changelog_topic = changelog.topic
         read_offset = self._read_offset
         acks_enabled_for = self.app.topics.acks_enabled_for
         commit_every = self._commit_every
@@ -131,6 +136,7 @@ class BatchingConsumer(faust_aiokafka.Consumer):
             while not (consumer_should_stop() or fetcher_should_stop()):
                 self.diag.set_flag(CONSUMER_FETCHING)
                 batch: list[Message] = []
+                changelog_batch: list[Message] = []
                 await asyncio.sleep(0)
                 if not self.should_stop:
                     async for tp, message in self.getmany(timeout=1.0):
@@ -143,9 +149,13 @@ class BatchingConsumer(faust_aiokafka.Consumer):
                             await self._add_gap(tp, r_offset + 1, offset)
                         if tp.topic in batch_topics:
                             batch.append(message)
+                        elif tp.topic == changelog_topic:
+                            changelog_batch.append(message)
                         else:
                             await self.wait_first(callback(message), self.suspend_flow.wait())
                         read_offset[tp] = offset
+                    if changelog_batch:
+                        changelog.apply(changelog_batch)
                     if batch:
                         await processor.process(self, batch)
                     if commit_every is not None and self._n_acked >= commit_every:
