@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 from faust.transport.consumer import CONSUMER_FETCHING
 from faust.transport.drivers import aiokafka as faust_aiokafka
 
-from app.agents.changelog import ChangelogApplier
+from app.agents.changelog import ChangelogApplier, ChangelogRecord
 from app.agents.guard import internal_error, origin_of
 from app.agents.output_batch import OutputBatch
 from app.agents.partition_table import PartitionTable
@@ -116,6 +116,28 @@ class BatchingConsumer(faust_aiokafka.Consumer):
             self.batch_processor.on_assignment_changed()
         await super().on_partitions_assigned(assigned, generation_id)
 
+    async def _fetch_batch(self, timeout: float) -> list[tuple[TP, list[Any]]]:
+        """One fetched batch as aiokafka records, per partition, in offset order.
+
+        Faust's ``getmany`` turns every record into a Faust message and asks for the
+        partition's highwater on the way; changelog records need neither."""
+        if not self.flow_active:
+            await self.perform_seek()  # as Faust's getmany does while flow is stopped
+            await asyncio.sleep(0.05)
+            return []
+        generation_id = self.app.consumer_generation_id
+        records, active_partitions = await self._wait_next_records(timeout)
+        if not records or self.should_stop or not self.flow_active:
+            return []
+        if self.app.consumer_generation_id != generation_id:
+            return []  # a rebalance happened while fetching
+        buffered = self._buffered_partitions
+        return [
+            (tp, batch)
+            for tp, batch in records.items()
+            if active_partitions is None or tp in active_partitions or tp in buffered
+        ]
+
     async def _drain_messages(self, fetcher: Any) -> None:  # pragma: no cover - exercised end to end
         processor = self.batch_processor
         if processor is None:
@@ -128,6 +150,7 @@ class BatchingConsumer(faust_aiokafka.Consumer):
         changelog = processor.changelog
         changelog_topic = changelog.topic
         read_offset = self._read_offset
+        to_message = self._to_message
         acks_enabled_for = self.app.topics.acks_enabled_for
         commit_every = self._commit_every
         consumer_should_stop = self._stopped.is_set
@@ -139,21 +162,24 @@ class BatchingConsumer(faust_aiokafka.Consumer):
                 changelog_batch: list[Message] = []
                 await asyncio.sleep(0)
                 if not self.should_stop:
-                    async for tp, message in self.getmany(timeout=1.0):
-                        offset = message.offset
-                        r_offset = read_offset[tp]
-                        if r_offset is not None and offset < r_offset:
-                            continue  # already read (Faust drops these too)
-                        gap = offset - (r_offset or 0)
-                        if gap > 1 and r_offset and acks_enabled_for(message.topic):
-                            await self._add_gap(tp, r_offset + 1, offset)
-                        if tp.topic in batch_topics:
-                            batch.append(message)
-                        elif tp.topic == changelog_topic:
-                            changelog_batch.append(message)
-                        else:
-                            await self.wait_first(callback(message), self.suspend_flow.wait())
-                        read_offset[tp] = offset
+                    for tp, records in await self._fetch_batch(timeout=1.0):
+                        topic = tp.topic
+                        for record in records:
+                            offset = record.offset
+                            r_offset = read_offset[tp]
+                            if r_offset is not None and offset < r_offset:
+                                continue  # already read (Faust drops these too)
+                            gap = offset - (r_offset or 0)
+                            if gap > 1 and r_offset and acks_enabled_for(topic):
+                                await self._add_gap(tp, r_offset + 1, offset)
+                            if topic in batch_topics:
+                                batch.append(to_message(tp, record))
+                            elif topic == changelog_topic:
+                                changelog_batch.append(ChangelogRecord(tp, record))
+                            else:
+                                message = to_message(tp, record)
+                                await self.wait_first(callback(message), self.suspend_flow.wait())
+                            read_offset[tp] = offset
                     if changelog_batch:
                         changelog.apply(changelog_batch)
                     if batch:

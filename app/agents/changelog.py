@@ -12,19 +12,31 @@ the end-of-recovery signal) is kept exactly as its own loop keeps it.
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import faust
-    from faust.types import Message
+    from faust.types import TP
 
 log = logging.getLogger("app.changelog")
 
 
-class _Record(NamedTuple):
-    """What ``Store.apply_changelog_batch`` reads of an event: its message."""
+class ChangelogRecord:
+    """A fetched changelog record, shaped as ``Store.apply_changelog_batch`` reads an
+    event (``event.message.tp/.partition/.offset/.key/.value``), without building one."""
 
-    message: Message
+    __slots__ = ("key", "offset", "partition", "tp", "value")
+
+    def __init__(self, tp: TP, record: Any) -> None:
+        self.tp = tp
+        self.partition = record.partition
+        self.offset = record.offset
+        self.key = record.key
+        self.value = record.value
+
+    @property
+    def message(self) -> ChangelogRecord:
+        return self
 
 
 class ChangelogApplier:
@@ -33,7 +45,7 @@ class ChangelogApplier:
         self.table = table
         self.topic = table.changelog_topic.get_topic_name()
 
-    def apply(self, messages: list[Message]) -> None:
+    def apply(self, messages: list[ChangelogRecord]) -> None:
         recovery = self.app.tables.recovery
         active_tps, standby_tps = recovery.active_tps, recovery.standby_tps
         records = []
@@ -49,7 +61,7 @@ class ChangelogApplier:
             seen = offsets.get(tp)
             if seen is None or message.offset > seen:
                 offsets[tp] = message.offset
-                records.append(_Record(message))
+                records.append(message)
         if records:
             self.table.apply_changelog_batch(records)
         if recovery.in_recovery and not recovery.need_recovery():
