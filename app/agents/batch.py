@@ -94,10 +94,17 @@ class BatchProcessor:
             done.append(message)
         try:
             await outputs.send()
-        except Exception as exc:
-            log.critical("cannot hand outputs to the producer (%r): stopping the worker", exc)
-            await app.crash(exc)
+        except BaseException as exc:
+            for table in self._tables.values():
+                table.discard()  # the replay will make these changes again, with their outputs
+            self._outputs = None  # nor may a later batch send what was left of this one
+            if not isinstance(exc, asyncio.CancelledError):
+                log.critical("cannot hand outputs to the producer (%r): stopping the worker", exc)
+                await app.crash(exc)
             raise
+        # state changes only now, after their outputs (see PartitionTable)
+        for table in self._tables.values():
+            table.flush()
         # ack only now: every output of these records is with the producer, and Faust
         # flushes the producer before it commits acked offsets
         for message in done:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import random
 import shutil
 
@@ -106,3 +107,31 @@ async def test_fresh_consumer_group_with_a_backlog_already_waiting(topology, wor
         ids = outbound_ids(out, topology)
     # every send accounted for exactly once, and replies were applied before the waiting sends
     assert_accounted(ids, sends, set(STOPPED))
+
+
+async def test_a_stop_in_the_middle_of_replies_loses_no_consent_output(topology, workers, tmp_path):
+    """SIGTERM while STOPs are being processed: after restart, every STOP has its
+    consent-log record and its confirmation (at least once), and every number is out."""
+    numbers = [f"+1646555{n:04d}" for n in range(1000, 4000)]
+    worker = Worker(topology, tmp_path / "w")
+    workers.append(worker.start())
+    await produce(topology.bootstrap, topology.inbound, [reply(f"r-{n}", n, "STOP") for n in numbers])
+    for _ in range(400):  # stop it part-way through
+        status, stats = worker.get("/stats")
+        if status == 200 and stats["opt_outs"] >= 300:
+            break
+        await asyncio.sleep(0.02)
+    worker.stop()
+    restarted = Worker(topology, tmp_path / "w")
+    workers.append(restarted.start())
+    topics = [topology.consent, topology.provider]
+    async with Collector(topology.bootstrap, topics) as out:
+        def logged(c):
+            return {r["number"] for r in c.records[topology.consent]}
+
+        await out.until(lambda c: logged(c) >= set(numbers), timeout=120)
+        await out.settle(1.0)
+        confirmed = {r["to"] for r in out.records[topology.provider] if r.get("category") == "compliance"}
+    assert confirmed >= set(numbers), f"{len(set(numbers) - confirmed)} numbers got no confirmation"
+    for number in numbers[::300]:
+        await wait_opted_out(restarted, number)
