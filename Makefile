@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 KAFKA_PORT ?= 9092
 export KAFKA_PORT
 
-.PHONY: help install run test test-unit test-integration broker broker-stop topics schemas clean
+.PHONY: help install run test test-unit test-integration broker broker-stop topics schemas bench clean
 
 help:
 	@echo "make run          set up, start the local broker (unless KAFKA_BOOTSTRAP_SERVERS), run one worker"
@@ -17,6 +17,7 @@ help:
 	@echo "make broker-stop  stop it"
 	@echo "make topics       create the topics and check partition counts"
 	@echo "make schemas      re-export the JSON Schemas from schemas/"
+	@echo "make bench        benchmark vs. aiokafka / passthrough / quixstreams baselines (see bench/README.md)"
 
 $(VENV)/.installed: pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python >= 3.11 is required (set PYTHON=python3.11)")'
@@ -52,6 +53,15 @@ test-integration: install
 
 schemas: install
 	$(PY) -m schemas.export
+
+# Benchmark (bench/README.md): its own broker on BENCH_KAFKA_PORT (default 39092) unless
+# KAFKA_BOOTSTRAP_SERVERS is set; results in bench/results/latest.{md,json,png}.
+$(VENV)/.bench-installed: $(VENV)/.installed pyproject.toml constraints.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[bench]'
+	@touch $@
+
+bench: install $(VENV)/.bench-installed
+	$(PY) -m bench
 
 clean:
 	rm -rf $(VENV) .data .pytest_cache

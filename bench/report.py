@@ -1,0 +1,177 @@
+"""Results: bench/results/<UTC stamp>.json, latest.json, latest.md, latest.png."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+
+def _num(x: float | None, digits: int = 0) -> str:
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return "–"
+    return f"{x:,.{digits}f}"
+
+
+def _ms(x: float | None) -> str:
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return "–"
+    return f"{x:,.1f}" if x < 100 else f"{x:,.0f}"
+
+
+def latency_cell(phase: dict | None) -> str:
+    if not phase:
+        return "–"
+    if "skipped" in phase:
+        return f"not run ({phase['skipped']})"
+    cell = f"{_ms(phase['p50_ms'])} / {_ms(phase['p99_ms'])} / {_ms(phase['max_ms'])}"
+    if not phase["kept_up"]:
+        cell = f"**cannot keep up**: {_num(phase['achieved_msg_s'])} msg/s achieved" + (
+            "" if phase["drained"] else f", {phase['received']:,}/{phase['sent']:,} out in time") + f" ({cell})"
+    return cell
+
+
+def markdown(results: dict) -> str:
+    cfg = results["config"]
+    data = results.get("data", {})
+    loads = [str(x) for x in cfg["loads_msg_s"]]
+    head = ["system", "throughput msg/s (median of runs)", "CPU µs/msg"]
+    head += [f"latency @ {int(x):,} msg/s p50 / p99 / max ms" for x in loads]
+    head += ["peak RSS MiB"]
+    lines = [
+        "# Benchmark results",
+        "",
+        f"{data.get('sends', cfg['sends']):,} send requests to {data.get('distinct_numbers', cfg['numbers']):,} "
+        f"distinct US numbers, {data.get('opted_out', cfg['optouts']):,} opted out "
+        f"({data.get('expected_provider', 0):,} to provider, {data.get('expected_suppressed', 0):,} suppressed), "
+        f"{cfg['input_partitions']} input partitions; same data for every system. "
+        f"Every figure below comes from runs whose outputs were verified "
+        f"(exact counts, no duplicates, no misroutes). Method: `bench/README.md`."
+        + (" **Quick mode (small N): not comparable to full runs.**" if cfg.get("quick") else ""),
+        "",
+        "| " + " | ".join(head) + " |",
+        "|" + "|".join(["---"] + ["---:"] * (len(head) - 1)) + "|",
+    ]
+    for _name, s in results.get("systems", {}).items():
+        runs = s["n_runs"]
+        row = [
+            s["label"],
+            f"{_num(s['throughput_msg_s'])} ({runs} run{'s' if runs != 1 else ''})",
+            _num(s["cpu_us_per_msg"], 1),
+        ]
+        lat = s.get("latency", {})
+        row += [latency_cell(lat.get(x)) for x in loads]
+        row += [_num(s["peak_rss_mib"])]
+        lines.append("| " + " | ".join(row) + " |")
+    floor = results.get("floor")
+    if floor:
+        row = ["harness floor (no system: producer → broker → collector)", "–", "–"]
+        row += [latency_cell(floor.get(x)) for x in loads] + ["–"]
+        lines.append("| " + " | ".join(row) + " |")
+    lines.append("")
+    rec = results.get("recovery")
+    if rec:
+        lines.append(
+            f"- **Table recovery (this project)**: {rec['records']:,} opt-outs in the changelog "
+            f"({rec['partitions']} partitions), empty data dir: **{_num(rec['recovery_records_s'])} records/s** "
+            f"(process start to `/health` 200: {rec['startup_with_records_s']:.1f} s, minus "
+            f"{rec['startup_empty_s']:.1f} s for a worker with an empty changelog = {rec['recovery_s']:.1f} s); "
+            f"peak RSS {_num(rec['peak_rss_with_records_mib'])} MiB with {rec['records']:,} numbers "
+            f"({_num(rec['peak_rss_empty_mib'])} MiB empty); {rec['verified_lookups']} lookups verified after recovery."
+        )
+    prop = (results.get("systems", {}).get("project") or {}).get("propagation")
+    if prop:
+        lines.append(
+            f"- **Opt-out propagation (this project)**: STOP produced at t0, then a send to that number every "
+            f"{prop['send_interval_ms']:.0f} ms until one comes back suppressed; {prop['rounds']} rounds: "
+            f"p50 **{prop['p50_ms']:,.1f} ms**, p99 {prop['p99_ms']:,.1f} ms, max {prop['max_ms']:,.1f} ms "
+            f"(resolution: the {prop['send_interval_ms']:.0f} ms send interval; every send before the first "
+            f"suppressed one was delivered, every one after it suppressed). STOP produced → first suppressed "
+            f"output seen by the collector: p50 {prop['observed_p50_ms']:,.1f} ms, p99 {prop['observed_p99_ms']:,.1f} ms, "
+            f"max {prop['observed_max_ms']:,.1f} ms."
+        )
+    m = results.get("machine", {})
+    if m:
+        lines.append(
+            f"- **Machine**: nproc {m.get('nproc')} ({m.get('cpu') or 'unknown CPU'}), {m.get('memory_gib')} GiB; "
+            f"Python {m.get('python')}; Apache Kafka {m.get('kafka')} (single local KRaft node); "
+            f"faust-streaming {m.get('faust_streaming')}, aiokafka {m.get('aiokafka')}"
+            + (f", quixstreams {m.get('quixstreams')} (confluent-kafka {m.get('quix_confluent_kafka')})"
+               if m.get("quixstreams") else "")
+            + f"; bench driver: librdkafka {m.get('bench_driver_librdkafka')}; "
+            f"load average at start {m.get('loadavg_at_start')}, at end {m.get('loadavg_at_end')}."
+        )
+    if "total_s" in results:
+        code = results.get("code") or {}
+        version = f"commit {code.get('commit')}" + (
+            f" + uncommitted changes (digest {code['uncommitted']})" if code.get("uncommitted") else "")
+        lines.append(f"- **Run**: {results['started_at']}, {results['total_s']:.0f} s in all; project code: {version}.")
+    for note in results.get("notes", []):
+        lines.append(f"- Note: {note}")
+    return "\n".join(lines) + "\n"
+
+
+def chart(results: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    systems = results.get("systems", {})
+    names = list(systems)
+    labels = [systems[n]["label"].replace(" (", "\n(") for n in names]
+    loads = [str(x) for x in results["config"]["loads_msg_s"]]
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(13, 5))
+    tput = [systems[n]["throughput_msg_s"] for n in names]
+    bars = ax1.bar(range(len(names)), tput, color="#4C72B0")
+    for bar, n in zip(bars, names, strict=False):
+        ax1.annotate(f"{bar.get_height():,.0f}\n{systems[n]['cpu_us_per_msg']:.0f} µs CPU/msg",
+                     (bar.get_x() + bar.get_width() / 2, bar.get_height()), ha="center", va="bottom", fontsize=8)
+    ax1.set_xticks(range(len(names)), labels, fontsize=8)
+    ax1.set_ylabel("msg/s (median of runs)")
+    ax1.set_title("Throughput (backlog of pre-produced sends)")
+    ax1.margins(y=0.2)
+    width = 0.8 / max(1, len(names))
+    colors = ["#4C72B0", "#55A868", "#C44E52", "#8172B2", "#CCB974"]
+    for i, n in enumerate(names):
+        lat = systems[n].get("latency", {})
+        xs, ys, sat = [], [], []
+        for j, load in enumerate(loads):
+            phase = lat.get(load) or {}
+            if "p99_ms" in phase and phase["p99_ms"] == phase["p99_ms"]:
+                xs.append(j + (i - (len(names) - 1) / 2) * width)
+                ys.append(phase["p99_ms"])
+                sat.append(not phase["kept_up"])
+        drawn = ax2.bar(xs, ys, width, label=systems[n]["label"], color=colors[i % len(colors)])
+        for bar, s in zip(drawn, sat, strict=False):
+            if s:
+                bar.set_hatch("//")
+                ax2.annotate("can't\nkeep up", (bar.get_x() + bar.get_width() / 2, bar.get_height()),
+                             ha="center", va="bottom", fontsize=7)
+    ax2.set_yscale("log")
+    ax2.set_xticks(range(len(loads)), [f"{int(x):,} msg/s" for x in loads])
+    ax2.set_ylabel("p99 end-to-end latency, ms (log)")
+    ax2.set_title("Latency p99 at fixed offered load (hatched: cannot keep up)")
+    ax2.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def write(results: dict, results_dir: Path, stamp: str) -> list[Path]:
+    results_dir.mkdir(parents=True, exist_ok=True)
+    text = json.dumps(results, indent=1, ensure_ascii=False) + "\n"
+    paths = []
+    for name in (f"{stamp}.json", "latest.json"):
+        path = results_dir / name
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(text)
+        tmp.rename(path)
+        paths.append(path)
+    md = results_dir / "latest.md"
+    md.write_text(markdown(results))
+    paths.append(md)
+    png = results_dir / "latest.png"
+    chart(results, png)
+    paths.append(png)
+    return paths
