@@ -62,8 +62,8 @@ class Settings(BaseSettings):
     max_body_chars: int = Field(default=2000, ge=1)
 
     # Kafka client tuning
-    fetch_max_wait_ms: int = Field(default=50, ge=1, le=1500)
-    producer_linger_ms: int = Field(default=5, ge=0, le=1000)
+    fetch_max_wait_ms: int = Field(default=10, ge=1, le=1500)
+    producer_linger_ms: int = Field(default=0, ge=0, le=1000)
 
     # RocksDB, per table partition (Faust defaults would reserve 2 GiB cache each)
     rocksdb_block_cache_bytes: int = 8 * 1024 * 1024

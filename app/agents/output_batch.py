@@ -10,6 +10,7 @@ Order per topic-partition is the order of ``add``.
 
 from __future__ import annotations
 
+import asyncio
 import random
 from typing import Any
 
@@ -51,9 +52,25 @@ class OutputBatch:
                 raise ValueError(f"record of {len(output.value or b'')} bytes does not fit in a batch")
 
     async def send(self) -> None:
-        """Hand every batch to the producer (delivery is confirmed at commit, by flush)."""
-        ready = self._ready + [(topic, partition, batch) for (topic, partition), batch in self._open.items()]
+        """Hand every batch to the producer (delivery is confirmed at commit, by flush).
+
+        The producer takes a partition's next batch only once its previous one is
+        drained, so partitions are handed over concurrently, each in its own order."""
+        per_partition: dict[tuple[str, int], list[Any]] = {}
+        for topic, partition, batch in self._ready:
+            per_partition.setdefault((topic, partition), []).append(batch)
+        for slot, batch in self._open.items():
+            per_partition.setdefault(slot, []).append(batch)
         self._ready = []
         self._open = {}
-        for topic, partition, batch in ready:
+        if len(per_partition) == 1:
+            ((topic, partition), batches), = per_partition.items()
+            await self._send_in_order(topic, partition, batches)
+        elif per_partition:
+            await asyncio.gather(
+                *(self._send_in_order(topic, partition, batches) for (topic, partition), batches in per_partition.items())
+            )
+
+    async def _send_in_order(self, topic: str, partition: int, batches: list[Any]) -> None:
+        for batch in batches:
             await self._producer.send_batch(batch, topic, partition=partition)
