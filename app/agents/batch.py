@@ -29,7 +29,7 @@ from app.agents.partition_table import PartitionTable
 from app.records import Output
 
 if TYPE_CHECKING:
-    from faust.types import TP, Message
+    from faust.types import TP
 
     from app.agents.reply_first import ReplyFirstGate
     from app.faust_app import Pipeline
@@ -62,7 +62,7 @@ class BatchProcessor:
             table = self._tables[partition] = PartitionTable(self.pipeline.table, partition)
         return table
 
-    def outputs_for(self, message: Message) -> list[Output]:
+    def outputs_for(self, message: Record) -> list[Output]:
         """What one record becomes. Never raises: errors become dead letters."""
         pipeline = self.pipeline
         try:
@@ -76,7 +76,7 @@ class BatchProcessor:
             return []
         return [output]
 
-    async def process(self, consumer: Any, messages: list[Message]) -> None:
+    async def process(self, consumer: Any, messages: list[Record]) -> None:
         app = self.pipeline.app
         if self._outputs is None:
             self._outputs = OutputBatch(app.producer._ensure_producer())
@@ -85,7 +85,7 @@ class BatchProcessor:
         assignment = consumer.assignment()
         gate_seen = self.gate.routed_offset
         first_topics = self.first_topics
-        done: list[Message] = []
+        done: list[Record] = []
         for message in messages:
             if message.tp not in assignment or not consumer.flow_active:
                 continue  # revoked or rebalancing: the new owner processes it
@@ -111,6 +111,24 @@ class BatchProcessor:
             if message.topic in first_topics:
                 gate_seen(message.tp, message.offset)
             consumer.ack(message)
+
+
+class Record:
+    """A fetched record of the project's topics: what the processor and Faust's
+    ``Consumer.ack`` read of a message, without building a full Faust message."""
+
+    __slots__ = ("__weakref__", "acked", "key", "offset", "partition", "timestamp", "topic", "tp", "value")
+
+    def __init__(self, tp: TP, record: Any) -> None:
+        self.tp = tp
+        self.topic = record.topic
+        self.partition = record.partition
+        self.offset = record.offset
+        timestamp = record.timestamp
+        self.timestamp = timestamp / 1000.0 if timestamp is not None else None
+        self.key = record.key
+        self.value = record.value
+        self.acked = False
 
 
 class BatchingConsumer(faust_aiokafka.Consumer):
@@ -165,8 +183,8 @@ class BatchingConsumer(faust_aiokafka.Consumer):
         try:
             while not (consumer_should_stop() or fetcher_should_stop()):
                 self.diag.set_flag(CONSUMER_FETCHING)
-                batch: list[Message] = []
-                changelog_batch: list[Message] = []
+                batch: list[Record] = []
+                changelog_batch: list[ChangelogRecord] = []
                 await asyncio.sleep(0)
                 if not self.should_stop:
                     for tp, records in await self._fetch_batch(timeout=1.0):
@@ -180,7 +198,7 @@ class BatchingConsumer(faust_aiokafka.Consumer):
                             if gap > 1 and r_offset and acks_enabled_for(topic):
                                 await self._add_gap(tp, r_offset + 1, offset)
                             if topic in batch_topics:
-                                batch.append(to_message(tp, record))
+                                batch.append(Record(tp, record))
                             elif topic == changelog_topic:
                                 changelog_batch.append(ChangelogRecord(tp, record))
                             else:
