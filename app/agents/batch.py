@@ -117,15 +117,14 @@ class Record:
     """A fetched record of the project's topics: what the processor and Faust's
     ``Consumer.ack`` read of a message, without building a full Faust message."""
 
-    __slots__ = ("__weakref__", "acked", "key", "offset", "partition", "timestamp", "topic", "tp", "value")
+    __slots__ = ("__weakref__", "acked", "key", "offset", "partition", "timestamp_ms", "topic", "tp", "value")
 
     def __init__(self, tp: TP, record: Any) -> None:
         self.tp = tp
         self.topic = record.topic
         self.partition = record.partition
         self.offset = record.offset
-        timestamp = record.timestamp
-        self.timestamp = timestamp / 1000.0 if timestamp is not None else None
+        self.timestamp_ms = record.timestamp
         self.key = record.key
         self.value = record.value
         self.acked = False

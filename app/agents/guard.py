@@ -13,21 +13,17 @@ from typing import TYPE_CHECKING
 from app.records import Origin, Output, dead_letter
 
 if TYPE_CHECKING:
-    from faust.types import Message
-
+    from app.agents.batch import Record
     from app.faust_app import Pipeline
 
 log = logging.getLogger("app.agents")
 
 
-def origin_of(message: Message) -> Origin:
-    timestamp = message.timestamp
-    return Origin(
-        message.topic, message.partition, message.offset, int(timestamp * 1000) if timestamp is not None else None
-    )
+def origin_of(record: Record) -> Origin:
+    return Origin(record.topic, record.partition, record.offset, record.timestamp_ms)
 
 
-def internal_error(pipeline: Pipeline, message: Message, exc: BaseException) -> Output:
+def internal_error(pipeline: Pipeline, message: Record, exc: BaseException) -> Output:
     origin = origin_of(message)
     log.exception("internal error on %s[%d]@%d; dead-lettering", origin.topic, origin.partition, origin.offset)
     pipeline.stats.count("dead_lettered")
