@@ -6,16 +6,16 @@ so ``table`` is the partition-local view the adapter hands in.
 
 from __future__ import annotations
 
-from collections.abc import MutableMapping
+from collections.abc import Callable, MutableMapping
 from datetime import datetime
 from typing import Any
 
 from app.domain.business_days import REVIEW_BUSINESS_DAYS, add_business_days
-from app.domain.consent import ConsentEvent, ConsentState, Source, Transition, Verdict, apply_event
+from app.domain.consent import RECENT_IDS, ConsentEvent, ConsentState, Source, Transition, Verdict, apply_event
 from app.domain.decision import decide
 from app.domain.keywords import Intent, Rule
 from app.domain.policy import Policy
-from app.records import Output, dumps, iso, loads, utcnow
+from app.records import Output, dumps, from_timestamp_ms, iso, loads, utcnow
 from app.routing import KIND_OPERATOR, KIND_PROVIDER, KIND_REPLY, KIND_SEND
 from app.settings import Settings
 from app.stats import Stats
@@ -30,12 +30,19 @@ def table_key(number: str, account_id: str) -> bytes:
     return f"{number}|{account_id}".encode()
 
 
+def replies_key(number: str, account_id: str) -> bytes:
+    """Key of the message ids of recent HELP / review replies (not a consent state)."""
+    return f"{number}|{account_id}|replies".encode()
+
+
 def _state_name(opted_out: bool | None) -> str | None:
     return None if opted_out is None else ("opted_out" if opted_out else "subscribed")
 
 
 class Decider:
-    def __init__(self, settings: Settings, stats: Stats, policy: Policy | None = None) -> None:
+    def __init__(self, settings: Settings, stats: Stats, policy: Policy | None = None,
+                 clock: Callable[[], datetime] = utcnow) -> None:
+        self.clock = clock
         self.settings = settings
         self.stats = stats
         self.policy = policy or Policy()
@@ -106,6 +113,9 @@ class Decider:
                 text = texts.opt_out_confirmation if event.opted_out else texts.opt_in_confirmation
                 outputs.append(self._compliance_sms(routed, text, "opt-out" if event.opted_out else "opt-in"))
             return outputs
+        if found.intent in (Intent.HELP, Intent.REVIEW) and not self._first_time(table, routed):
+            self.stats.count("duplicates")
+            return []  # a replayed HELP or review reply: answered or queued already
         if found.intent is Intent.HELP:
             self.stats.count("help")
             state = self.lookup(table, routed["number"], routed["account_id"])
@@ -129,10 +139,21 @@ class Decider:
                 "rule": rule,
                 "event_time": iso(event_time),
                 "deadline": iso(deadline),
-                "queued_at": iso(utcnow()),
+                "queued_at": iso(self.clock()),
             }
             return [log, Output(self.settings.review_topic, dumps(item), key=routed["number"].encode())]
         return []
+
+    def _first_time(self, table: Table, routed: dict) -> bool:
+        """Remember the message id of a reply that changes no consent state (HELP,
+        review), so that its replay is answered or queued only once."""
+        key = replies_key(routed["number"], routed["account_id"])
+        seen = table.get(key) or {}
+        ids = list(seen.get("recent_ids") or ())
+        if routed["message_id"] in ids:
+            return False
+        table[key] = {"recent_ids": [*ids, routed["message_id"]][-RECENT_IDS:]}
+        return True
 
     def _consent(self, routed: dict, table: Table, event: ConsentEvent, *, body: str | None = None,
                  intent: Intent = Intent.OPT_OUT, extra: dict[str, Any] | None = None,
@@ -174,7 +195,7 @@ class Decider:
             "body": body,
             "message_id": routed["message_id"],
             "event_time": routed["event_time"],
-            "processed_at": iso(utcnow()),
+            "processed_at": iso(self.clock()),
             "previous_state": _state_name(previous.opted_out if previous else None),
             "new_state": _state_name(new.opted_out if new else None),
             "verdict": verdict,
@@ -189,7 +210,9 @@ class Decider:
         number = routed["number"]
         message = routed["message"]
         state = self.lookup(table, number, routed["account_id"])
-        decision = decide(state)
+        requested_ms = routed.get("requested_at_ms")
+        requested_at = from_timestamp_ms(requested_ms) if isinstance(requested_ms, int) else None
+        decision = decide(state, requested_at)
         if decision.deliver:
             self.stats.count("forwarded")
             return Output(self.settings.provider_topic, dumps({**message, "to": number}), key=number.encode())

@@ -14,6 +14,8 @@ malformed ones are dead-lettered with the original bytes. No Faust here.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
+from datetime import datetime
 from functools import lru_cache
 
 from aiokafka.partitioner import murmur2
@@ -44,9 +46,12 @@ def partition_for(number: str, partitions: int) -> int:
 
 
 class Router:
-    def __init__(self, settings: Settings, stats: Stats) -> None:
+    def __init__(self, settings: Settings, stats: Stats, clock: Callable[[], datetime] = utcnow,
+                 new_id: Callable[[], str] = lambda: str(uuid.uuid4())) -> None:
         self.settings = settings
         self.stats = stats
+        self.clock = clock
+        self.new_id = new_id
         self._region = settings.default_region
         self._max_bytes = settings.max_payload_bytes
         self._max_body = settings.max_body_chars
@@ -120,6 +125,7 @@ class Router:
             "number": recipient.e164,
             "account_id": request.account_id,
             "message": data,
+            "requested_at_ms": self._requested_at_ms(origin),
             "origin": [origin.topic, origin.partition, origin.offset],
         }
         return self._routed(recipient.e164, routed)
@@ -145,14 +151,22 @@ class Router:
         }
         return self._routed(recipient.e164, routed)
 
+    def _requested_at_ms(self, origin: Origin) -> int:
+        """When the send was requested: its record timestamp, never later than now
+        (a send is held until replies are routed up to this time, so a time in the
+        future would hold it, and every send behind it, until then)."""
+        now_ms = int(self.clock().timestamp() * 1000)
+        ts = origin.timestamp_ms
+        return now_ms if ts is None or ts < 0 or ts > now_ms else ts
+
     def operator_opt_out(self, number: str, account_id: str, reason: str, requested_by: str) -> Output:
         """The routed record for an operator's opt-out (``POST /optouts``); ``number`` is E.164."""
-        now = utcnow()
+        now = self.clock()
         routed = {
             "kind": KIND_OPERATOR,
             "number": number,
             "account_id": account_id,
-            "message_id": f"operator-{uuid.uuid4()}",
+            "message_id": f"operator-{self.new_id()}",
             "reason": reason,
             "requested_by": requested_by,
             "event_time": iso(now),

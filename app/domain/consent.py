@@ -55,6 +55,9 @@ class ConsentState:
     last_event_at: datetime  # newest consent event seen for this key
     last_message_id: str
     recent_ids: tuple[str, ...] = ()
+    # event time of the opt-in that ended the latest opt-out (None: never re-subscribed);
+    # a send requested before it was requested while, or before, the number was opted out
+    resubscribed_at: datetime | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -67,6 +70,7 @@ class ConsentState:
             "last_event_at": self.last_event_at.isoformat(),
             "last_message_id": self.last_message_id,
             "recent_ids": list(self.recent_ids),
+            "resubscribed_at": self.resubscribed_at.isoformat() if self.resubscribed_at else None,
         }
 
     @classmethod
@@ -82,6 +86,7 @@ class ConsentState:
             last_event_at=datetime.fromisoformat(data.get("last_event_at") or data["changed_at"]),
             last_message_id=str(data.get("last_message_id") or data["message_id"]),
             recent_ids=tuple(data.get("recent_ids") or ()),
+            resubscribed_at=datetime.fromisoformat(data["resubscribed_at"]) if data.get("resubscribed_at") else None,
         )
 
 
@@ -107,6 +112,11 @@ def apply_event(current: ConsentState | None, event: ConsentEvent) -> Transition
         return Transition(Verdict.DUPLICATE, current, None)
     if current is not None and (event.event_time, event.message_id) <= (current.last_event_at, current.last_message_id):
         stored = replace(current, recent_ids=_remember(current.recent_ids, event.message_id))
+        if event.opted_out and not current.opted_out:
+            # a late STOP: the number was opted out from its event time until some later
+            # opt-in; sends requested before the newest event seen are decided fail-closed
+            resubscribed = max(filter(None, (current.resubscribed_at, current.last_event_at)))
+            stored = replace(stored, resubscribed_at=resubscribed)
         return Transition(Verdict.STALE, current, stored)
     if current is not None and current.opted_out == event.opted_out:
         stored = replace(
@@ -126,6 +136,10 @@ def apply_event(current: ConsentState | None, event: ConsentEvent) -> Transition
         last_event_at=event.event_time,
         last_message_id=event.message_id,
         recent_ids=_remember(current.recent_ids if current else (), event.message_id),
+        resubscribed_at=(
+            event.event_time if current is not None and current.opted_out and not event.opted_out
+            else (current.resubscribed_at if current else None)
+        ),
     )
     if current is None and not event.opted_out:
         # an opt-in for a number we hold nothing for: no change, but remember it

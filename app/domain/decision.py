@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from enum import Enum
 
 from app.domain.consent import ConsentState
@@ -37,8 +38,17 @@ def check_recipient(recipient: ParsedNumber) -> Decision | None:
     return None
 
 
-def decide(state: ConsentState | None) -> Decision:
-    """Decide a send to a valid number from the recipient's consent state."""
-    if state is not None and state.opted_out:
+def decide(state: ConsentState | None, requested_at: datetime | None = None) -> Decision:
+    """Decide a send to a valid number from the recipient's consent state.
+
+    Fail closed both ways: suppressed if the number is opted out now, or if it
+    was opted out at any moment since the send was requested (``requested_at``
+    before the opt-in that ended the latest opt-out).
+    """
+    if state is None:
+        return DELIVER
+    if state.opted_out:
         return Decision(False, SuppressReason.OPTED_OUT)
+    if requested_at is not None and state.resubscribed_at is not None and requested_at < state.resubscribed_at:
+        return Decision(False, SuppressReason.OPTED_OUT, "requested while, or before, the number was opted out")
     return DELIVER

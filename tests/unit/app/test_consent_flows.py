@@ -15,6 +15,7 @@ from app.stats import Stats
 from schemas import ConsentRecord, ProviderMessage, ReviewItem
 
 BASE = Settings(partitions=4, kafka_bootstrap_servers="unused:9092")
+SEND_MS = 1_767_229_200_000  # 2026-01-01T01:00:00Z, after the replies below
 
 
 class Harness:
@@ -45,8 +46,10 @@ class Harness:
         return self.feed(self.settings.inbound_topic,
                          {"message_id": mid, "from": number, "to": "+18005550000", "body": body, **extra})
 
-    def send(self, mid: str, number: str = "+14155550101", **extra) -> str:
-        result = self.feed(self.settings.outbound_topic, {"message_id": mid, "to": number, "body": "promo", **extra})
+    def send(self, mid: str, number: str = "+14155550101", *, at_ms: int = SEND_MS, **extra) -> str:
+        """A send requested at ``at_ms`` (default: after every reply these tests make)."""
+        result = self.feed(self.settings.outbound_topic, {"message_id": mid, "to": number, "body": "promo", **extra},
+                           timestamp_ms=at_ms)
         (topic, [record]), = result.items()
         return "provider" if topic == self.settings.provider_topic else record["reason"]
 
@@ -178,3 +181,28 @@ def test_texts_and_keywords_per_account_and_locale():
     assert h.reply("r2", "basta", number="+14155550102", account_id="acme")[BASE.consent_topic][0]["matched"] == "basta"
     assert BASE.consent_topic not in h.reply("r3", "basta", number="+14155550103")
     assert h.reply("r4", "help", account_id="acme")[BASE.provider_topic][0]["body"] == "Acme help"
+
+
+def test_a_send_requested_while_opted_out_stays_suppressed_after_a_later_start(h):
+    """Fail closed both ways: decided after the START, but requested before it."""
+    h.reply("r1", "STOP", received_at="2026-01-01T00:00:00+00:00")
+    h.reply("r2", "START", received_at="2026-01-01T00:10:00+00:00")
+    assert h.send("s1", at_ms=1_767_225_900_000) == "opted_out"  # 00:05, while opted out
+    assert h.send("s2", at_ms=1_767_225_500_000) == "opted_out"  # 23:58 the day before: opted out since
+    assert h.send("s3", at_ms=1_767_226_260_000) == "provider"  # 00:11, after the START
+
+
+def test_a_late_stop_suppresses_sends_requested_before_the_newer_start(h):
+    h.reply("r2", "START", received_at="2026-01-01T00:10:00+00:00")
+    h.reply("r1", "STOP", received_at="2026-01-01T00:00:00+00:00")  # stale, but it happened
+    assert h.send("s1", at_ms=1_767_225_900_000) == "opted_out"
+    assert h.send("s2", at_ms=1_767_226_260_000) == "provider"
+
+
+def test_a_replayed_help_or_review_reply_is_answered_or_queued_once(h):
+    first = h.reply("r1", "HELP")
+    assert BASE.provider_topic in first
+    assert h.reply("r1", "HELP") == {}
+    queued = h.reply("r2", "we have got to stop this bill")
+    assert BASE.review_topic in queued
+    assert h.reply("r2", "we have got to stop this bill") == {}
