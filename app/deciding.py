@@ -206,6 +206,9 @@ class Decider:
 
     # ------------------------------------------------------------ sends
 
+    def decide_send(self, routed: dict, table: Table) -> list[Output]:
+        return [self._send(routed, table)]
+
     def _send(self, routed: dict, table: Table) -> Output:
         number = routed["number"]
         message = routed["message"]

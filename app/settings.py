@@ -65,6 +65,18 @@ class Settings(BaseSettings):
     fetch_max_wait_ms: int = Field(default=10, ge=1, le=1500)
     producer_linger_ms: int = Field(default=0, ge=0, le=1000)
 
+    # Engine: commits, ordering, liveness, group membership
+    processing_guarantee: Literal["at_least_once", "exactly_once"] = "at_least_once"
+    commit_interval_ms: int = Field(default=100, ge=1, le=60_000,
+                                    description="How often processed work is made durable (checkpoint).")
+    progress_interval_ms: int = Field(default=20, ge=1, le=10_000,
+                                      description="How often a router reports the replies it has routed.")
+    stall_ms: int = Field(default=10_000, ge=100,
+                          description="A partition that does not move, or a send held, this long: not ready.")
+    group_instance_id: str | None = Field(default=None, description="Static group membership id (one per worker).")
+    session_timeout_ms: int = Field(default=10_000, ge=1000, le=300_000)
+    heartbeat_interval_ms: int = Field(default=1_000, ge=100, le=60_000)
+
     # RocksDB, per table partition (Faust defaults would reserve 2 GiB cache each)
     rocksdb_block_cache_bytes: int = 8 * 1024 * 1024
     rocksdb_write_buffer_bytes: int = 4 * 1024 * 1024
@@ -90,6 +102,11 @@ class Settings(BaseSettings):
     def routed_topic(self) -> str:
         """Internal topic: replies and sends re-keyed by E.164 number."""
         return f"{self.app_id}-routed"
+
+    @property
+    def progress_topic(self) -> str:
+        """Internal compacted topic: how far each worker has routed its reply partitions."""
+        return f"{self.app_id}-progress"
 
     @property
     def changelog_topic(self) -> str:

@@ -1,0 +1,94 @@
+"""THE order in which a worker makes its work durable. Every rule is here.
+
+1. **outputs**: every output of the records processed since the last checkpoint
+   (routed records, decisions, consent records, confirmations, dead letters) was
+   handed to the producer as it was made; now every one must be acknowledged.
+2. **changelog**: only then the state changes are sent to the changelog, and
+   acknowledged. A crash before this point loses the state change together with
+   (some of) its outputs: the replay, on the old state, makes them all again.
+   The reverse order could store a STOP whose consent record never reached the
+   broker, and the replay would take the STOP for a duplicate.
+3. **offsets**: only then the input offsets are committed (never past a held
+   send, :mod:`app.engine.processor`).
+4. **state**: last, the local store gets the changes, with the changelog offset
+   they reach. A crash before this point is repaired at start-up: recovery
+   reads the changelog from the store's offset.
+
+A failure at any step raises; nothing after it happens, and the loop rewinds
+(:mod:`app.engine.loop`). ``on_step`` lets tests stop the world after any step.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from app.engine.ports import OutputPort, SourcePort
+from app.engine.processor import Processor
+from app.engine.records import TP, Acked
+from app.records import Output
+
+STEPS = ("outputs_acked", "changelog_acked", "offsets_committed", "state_stored")
+
+
+class Checkpoint:
+    def __init__(self, outputs: OutputPort, source: SourcePort, changelog_topic: str,
+                 on_step: Callable[[str], None] | None = None) -> None:
+        self.outputs = outputs
+        self.source = source
+        self.changelog_topic = changelog_topic
+        self.on_step = on_step or (lambda step: None)
+        self._deliveries: list[Awaitable[list[Acked]]] = []
+        self._committed: dict[TP, int] = {}
+        self.count = 0
+
+    async def send(self, outputs: list[Output]) -> None:
+        """Hand outputs to the producer now (their acknowledgement is awaited at commit)."""
+        if outputs:
+            self._deliveries.append(await self.outputs.send(outputs))
+
+    def has_work(self, processor: Processor) -> bool:
+        return bool(self._deliveries) or any(s.has_pending() for s in processor.states.values()) or (
+            processor.commit_offsets() != self._committed
+        )
+
+    def reset(self) -> None:
+        """Forget what was handed over (after a failure: the replay makes it again)."""
+        self._deliveries = []
+        self._committed = {}
+
+    def forget(self, tps: set[TP]) -> None:
+        for tp in tps:
+            self._committed.pop(tp, None)
+
+    async def commit(self, processor: Processor) -> dict[TP, int]:
+        """Make everything processed so far durable, in order. Returns the committed offsets."""
+        # 1. outputs
+        deliveries, self._deliveries = self._deliveries, []
+        for delivery in deliveries:
+            await delivery
+        self.on_step("outputs_acked")
+        # 2. changelog
+        changes = {p: state.pending() for p, state in processor.states.items() if state.has_pending()}
+        reached: dict[int, int] = {}
+        if changes:
+            records = [
+                Output(self.changelog_topic, value, key=key, partition=partition)
+                for partition, encoded in changes.items()
+                for key, value in encoded.items()
+            ]
+            for acked in await (await self.outputs.send(records)):
+                reached[acked.partition] = max(reached.get(acked.partition, 0), acked.offset + 1)
+        self.on_step("changelog_acked")
+        # 3. offsets
+        offsets = processor.commit_offsets()
+        changed = {tp: offset for tp, offset in offsets.items() if self._committed.get(tp) != offset}
+        if changed:
+            await self.source.commit(changed)
+            self._committed.update(changed)
+        self.on_step("offsets_committed")
+        # 4. state
+        for partition, encoded in changes.items():
+            processor.states[partition].persist(encoded, reached[partition])
+        self.on_step("state_stored")
+        self.count += 1
+        return offsets

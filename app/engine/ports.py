@@ -1,0 +1,64 @@
+"""What the engine needs from a runtime. The Kafka runtime and the in-memory
+driver each implement these; the engine never imports a Kafka client."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Sequence
+from typing import Protocol
+
+from app.engine.records import TP, Acked, InRecord
+from app.records import Output
+
+
+class DeliveryError(Exception):
+    """An output was not acknowledged by the broker."""
+
+
+class SourcePort(Protocol):
+    """The group consumer of the input topics and the routed topic."""
+
+    async def fetch(self, timeout_ms: int) -> list[InRecord]: ...
+    def assignment(self) -> set[TP]: ...
+    async def seek_to_committed(self, tps: set[TP]) -> None:
+        """Fetch from each partition's committed offset (its earliest if none)."""
+    async def position(self, tp: TP) -> int: ...
+    def lag(self, tp: TP) -> int | None:
+        """Records known to be waiting on ``tp`` (None: not known yet)."""
+    async def commit(self, offsets: dict[TP, int]) -> None: ...
+    def pause(self, tps: set[TP]) -> None: ...
+    def resume(self, tps: set[TP]) -> None: ...
+
+
+class OutputPort(Protocol):
+    """The producer. ``send`` hands records over (in order per partition) and returns
+    an awaitable that resolves when the broker acknowledged all of them (in the order
+    given) and raises :class:`DeliveryError` if any was refused."""
+
+    async def send(self, outputs: Sequence[Output]) -> Awaitable[list[Acked]]: ...
+    async def end_offsets(self, tps: Sequence[TP]) -> dict[TP, int]: ...
+    def partitions(self, topic: str) -> int: ...
+
+
+class StorePort(Protocol):
+    """The durable state of one partition (RocksDB, or memory in tests)."""
+
+    def get(self, key: bytes) -> bytes | None: ...
+    def write(self, changes: dict[bytes, bytes], changelog_next: int) -> None:
+        """Store ``changes`` and the changelog position they reach, atomically."""
+    def changelog_next(self) -> int:
+        """The changelog offset to recover from (everything before is in the store)."""
+    def close(self) -> None: ...
+
+
+class StoreFactory(Protocol):
+    def open(self, partition: int) -> StorePort:
+        """The partition's store, opened once (the same object until closed)."""
+    def close(self, partition: int) -> None: ...
+
+
+class ChangelogPort(Protocol):
+    """Reads one changelog partition from an offset to its current end."""
+
+    async def read(self, partition: int, start: int, end: int) -> list[tuple[int, bytes, bytes | None]]:
+        """The next batch of ``(offset, key, value)`` at or after ``start`` and before
+        ``end``; [] once ``end`` is reached."""

@@ -1,0 +1,211 @@
+"""What a batch of records becomes: routing, consent, and sends held until replies are in.
+
+Records of the input topics are routed (stateless). Records of the routed topic
+are decided against their partition's state. A send is decided only once the
+partition's reply watermark (:mod:`app.engine.watermarks`) has passed the time
+it was requested; until then it is held, in offset order, and the partition
+keeps being read: the replies that must be applied first are behind it. The
+offset committed for a routed partition never passes its oldest held send.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import deque
+from collections.abc import Callable
+
+from app.deciding import Decider
+from app.engine.records import TP, InRecord
+from app.engine.state import PartitionState
+from app.engine.watermarks import NO_WATERMARK, ReplyWatermarks
+from app.records import Origin, Output, dead_letter, dumps, loads
+from app.routing import KIND_SEND, Router
+from app.settings import Settings
+from app.stats import Stats
+
+log = logging.getLogger("app.engine")
+
+ORIGINS_KEY = b"__origins__"  # state key: highest decided offset per input partition
+
+
+class Held:
+    __slots__ = ("offset", "requested_ms", "routed", "since_ms")
+
+    def __init__(self, offset: int, routed: dict, requested_ms: int, since_ms: int) -> None:
+        self.offset = offset
+        self.routed = routed
+        self.requested_ms = requested_ms
+        self.since_ms = since_ms
+
+
+class Processor:
+    def __init__(self, settings: Settings, router: Router, decider: Decider, stats: Stats,
+                 clock_ms: Callable[[], int]) -> None:
+        self.settings = settings
+        self.router = router
+        self.decider = decider
+        self.stats = stats
+        self.clock_ms = clock_ms
+        self.routed_topic = settings.routed_topic
+        self.source_topics = frozenset({settings.inbound_topic, settings.outbound_topic, settings.status_topic})
+        self.reply_topics = frozenset({settings.inbound_topic, settings.status_topic})
+        self.states: dict[int, PartitionState] = {}
+        self.held: dict[int, deque[Held]] = {}
+        self.positions: dict[TP, int] = {}  # next offset to process, per partition processed here
+        self.watermarks = ReplyWatermarks()
+        self._wm: dict[int, int] = {}  # watermark cache per routed partition (only grows)
+        self._held_origins: dict[int, dict[str, int]] = {}  # input offsets of sends seen, not yet durable
+
+    # ------------------------------------------------------------ partitions
+
+    def open_partition(self, state: PartitionState) -> None:
+        self.states[state.partition] = state
+        self.held[state.partition] = deque()
+
+    def drop(self, tps: set[TP]) -> None:
+        """Forget partitions (revoked, or rewound): overlays, held sends, positions."""
+        for tp in tps:
+            self.positions.pop(tp, None)
+            if tp.topic == self.routed_topic:
+                state = self.states.pop(tp.partition, None)
+                if state is not None:
+                    state.discard()
+                self.held.pop(tp.partition, None)
+                self._wm.pop(tp.partition, None)
+                self._held_origins.pop(tp.partition, None)
+                self.watermarks.forget_partition(tp.partition)
+
+    def is_open(self, partition: int) -> bool:
+        return partition in self.states
+
+    # ------------------------------------------------------------ records
+
+    def process(self, records: list[InRecord]) -> list[Output]:
+        out: list[Output] = []
+        routed_topic = self.routed_topic
+        for record in records:
+            if record.topic == routed_topic:
+                self._decide(record, out)
+            else:
+                self._route(record, out)
+            self.positions[TP(record.topic, record.partition)] = record.offset + 1
+        return out
+
+    def _route(self, record: InRecord, out: list[Output]) -> None:
+        origin = Origin(record.topic, record.partition, record.offset, record.timestamp_ms)
+        try:
+            output = self.router.route(origin, record.key, record.value)
+        except Exception as exc:  # a bug must not drop the record
+            out.append(self._internal_error(record, exc))
+            return
+        if output is None:
+            self.stats.count("receipts_ignored")
+        else:
+            out.append(output)
+
+    def _decide(self, record: InRecord, out: list[Output]) -> None:
+        partition = record.partition
+        state = self.states[partition]
+        try:
+            routed = loads(record.value)
+            if self._replayed(partition, state, routed):
+                self.stats.count("replays_skipped")
+                return
+            if routed.get("kind") == KIND_SEND:
+                requested = routed.get("requested_at_ms")
+                requested_ms = requested if isinstance(requested, int) else self.clock_ms()
+                held = self.held[partition]
+                if held or requested_ms > self._watermark(partition, record.offset, requested_ms):
+                    held.append(Held(record.offset, routed, requested_ms, self.clock_ms()))
+                    return
+                out.extend(self.decider.decide_send(routed, state))
+                self._mark_decided(state, routed)
+                return
+            out.extend(self.decider.process(record.value, state))
+        except Exception as exc:  # a bug must not drop the record
+            out.append(self._internal_error(record, exc))
+
+    def _replayed(self, partition: int, state: PartitionState, routed: dict) -> bool:
+        """A routed record whose input record was decided already (a router replayed
+        its input after a crash or a takeover). Each input partition's records reach a
+        routed partition in offset order, so the highest decided input offset per
+        input partition, kept in the partition's state, recognizes every replay."""
+        origin = routed.get("origin")
+        if not origin:
+            return False  # not from an input topic (operator opt-outs: deduplicated by id)
+        name = f"{origin[0]}:{origin[1]}"
+        origins = state.get(ORIGINS_KEY) or {}
+        if origins.get(name, -1) >= origin[2]:
+            return True
+        if routed.get("kind") == KIND_SEND:
+            # marked durable only when decided; while held, remembered here only (a crash
+            # replays the held send itself, which must not then be taken for a replay)
+            pending = self._held_origins.setdefault(partition, {})
+            if pending.get(name, -1) >= origin[2]:
+                return True
+            pending[name] = origin[2]
+            return False
+        origins[name] = origin[2]
+        state[ORIGINS_KEY] = origins
+        return False
+
+    @staticmethod
+    def _mark_decided(state: PartitionState, routed: dict) -> None:
+        origin = routed.get("origin")
+        if origin:
+            origins = state.get(ORIGINS_KEY) or {}
+            origins[f"{origin[0]}:{origin[1]}"] = origin[2]
+            state[ORIGINS_KEY] = origins
+
+    def _watermark(self, partition: int, position: int, wanted: int) -> int:
+        cached = self._wm.get(partition, NO_WATERMARK)
+        if cached >= wanted:
+            return cached
+        wm = self.watermarks.watermark(partition, position)
+        self._wm[partition] = wm
+        return wm
+
+    def release(self) -> list[Output]:
+        """Decide the held sends whose partition's watermark has passed their time."""
+        out: list[Output] = []
+        for partition, held in self.held.items():
+            if not held:
+                continue
+            position = self.positions.get(TP(self.routed_topic, partition), held[-1].offset + 1)
+            state = self.states[partition]
+            while held:
+                first = held[0]
+                if first.requested_ms > self._watermark(partition, position, first.requested_ms):
+                    break
+                held.popleft()
+                try:
+                    out.extend(self.decider.decide_send(first.routed, state))
+                    self._mark_decided(state, first.routed)
+                except Exception as exc:
+                    record = InRecord(self.routed_topic, partition, first.offset, None, None, dumps(first.routed))
+                    out.append(self._internal_error(record, exc))
+        return out
+
+    def _internal_error(self, record: InRecord, exc: BaseException) -> Output:
+        log.exception("internal error on %s[%d]@%d; dead-lettering", record.topic, record.partition, record.offset)
+        self.stats.count("dead_lettered")
+        origin = Origin(record.topic, record.partition, record.offset, record.timestamp_ms)
+        return dead_letter(self.settings.deadletter_topic, origin,
+                           f"internal error while processing: {type(exc).__name__}: {exc}", record.value, record.key)
+
+    # ------------------------------------------------------------ checkpoint
+
+    def commit_offsets(self) -> dict[TP, int]:
+        """Offsets safe to commit: never past a routed partition's oldest held send."""
+        offsets = dict(self.positions)
+        for partition, held in self.held.items():
+            if held:
+                offsets[TP(self.routed_topic, partition)] = held[0].offset
+        return offsets
+
+    def held_count(self) -> int:
+        return sum(len(h) for h in self.held.values())
+
+    def oldest_held_ms(self) -> int | None:
+        oldest = [h[0].since_ms for h in self.held.values() if h]
+        return min(oldest) if oldest else None

@@ -1,0 +1,42 @@
+"""What flows through the engine."""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+
+class TP(NamedTuple):
+    """A topic-partition (field-compatible with aiokafka's ``TopicPartition``)."""
+
+    topic: str
+    partition: int
+
+
+class InRecord:
+    """One fetched record."""
+
+    __slots__ = ("key", "offset", "partition", "timestamp_ms", "topic", "value")
+
+    def __init__(self, topic: str, partition: int, offset: int, timestamp_ms: int | None,
+                 key: bytes | None, value: bytes | None) -> None:
+        self.topic = topic
+        self.partition = partition
+        self.offset = offset
+        self.timestamp_ms = timestamp_ms
+        self.key = key
+        self.value = value
+
+    @property
+    def tp(self) -> TP:
+        return TP(self.topic, self.partition)
+
+    def __repr__(self) -> str:
+        return f"InRecord({self.topic}[{self.partition}]@{self.offset})"
+
+
+class Acked(NamedTuple):
+    """Where the broker stored an output."""
+
+    topic: str
+    partition: int
+    offset: int

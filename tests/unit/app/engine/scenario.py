@@ -1,0 +1,50 @@
+"""A small mixed workload for the in-memory driver, and how to read its outcome."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from app.engine.driver import Driver
+
+NUMBERS = [f"+1415555{n:04d}" for n in range(101, 109)]
+
+
+def feed(d: Driver, part: int) -> None:
+    """Part 0 and 1 of the workload: replies and sends over every input partition."""
+    for i, number in enumerate(NUMBERS):
+        p = i % d.settings.input_partitions
+        if part == 0:
+            if i % 2 == 0:
+                d.reply(f"stop-{i}", number, "STOP", partition=p)
+            d.send(f"a-{i}", number, partition=(p + 1) % d.settings.input_partitions)
+            if i % 3 == 0:
+                d.reply(f"help-{i}", number, "HELP", partition=p)
+        else:
+            if i % 4 == 0:
+                d.reply(f"start-{i}", number, "START", partition=p)
+            d.send(f"b-{i}", number, partition=p)
+            d.send(f"c-{i}", number, partition=(p + 1) % d.settings.input_partitions)
+            if i % 3 == 1:
+                d.reply(f"review-{i}", number, "we have got to stop this bill", partition=p)
+
+
+def outcomes(d: Driver) -> dict[str, Counter]:
+    """Identity -> how often it is on the output topics, per kind of output."""
+    s = d.settings
+    sends: Counter = Counter()
+    compliance: Counter = Counter()
+    for r in d.read(s.provider_topic):
+        if r.get("category") == "compliance":
+            compliance[r["message_id"]] += 1
+        else:
+            sends[f"{r['message_id']}=provider"] += 1
+    for r in d.read(s.suppressed_topic):
+        sends[f"{r['message']['message_id']}={r['reason']}"] += 1
+    consent = Counter(f"{r['message_id']}={r['verdict']}" for r in d.read(s.consent_topic))
+    review = Counter(r["message_id"] for r in d.read(s.review_topic))
+    dead = Counter(str(r.get("error")) for r in d.read(s.deadletter_topic))
+    return {"sends": sends, "compliance": compliance, "consent": consent, "review": review, "dead": dead}
+
+
+def final_states(d: Driver) -> dict[str, bool | None]:
+    return {n: (st or {}).get("opted_out") for n in NUMBERS for st in [d.state(n)]}
