@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 KAFKA_PORT ?= 9092
 export KAFKA_PORT
 
-.PHONY: help install run test test-unit test-integration broker broker-stop topics schemas bench clean
+.PHONY: help install run test test-unit test-integration broker broker-stop topics schemas bench chaos clean
 
 help:
 	@echo "make run          set up, start the local broker (unless KAFKA_BOOTSTRAP_SERVERS), run one worker"
@@ -62,6 +62,11 @@ $(VENV)/.bench-installed: $(VENV)/.installed pyproject.toml constraints.txt
 
 bench: install $(VENV)/.bench-installed
 	$(PY) -m bench
+
+# Fault injection (chaos/): SIGKILLed workers and a restarted broker at full size; exit 1 on
+# any violation; results in chaos/results/latest.{md,json}.
+chaos: install
+	$(PY) -m chaos
 
 clean:
 	rm -rf $(VENV) .data .pytest_cache
