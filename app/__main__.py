@@ -42,7 +42,7 @@ def _worker() -> int:
         return code
     import faust
 
-    from app.faust_app import build_pipeline
+    from app.runtime.faust_app import build_app
 
     class Worker(faust.Worker):
         def on_setup_root_logger(self, logger: logging.Logger, level: int) -> None:
@@ -51,8 +51,8 @@ def _worker() -> int:
             self.spinner = None
             logger.setLevel(level)
 
-    pipeline = build_pipeline(settings)
-    worker = Worker(pipeline.app, loglevel=settings.log_level.upper(), quiet=True)
+    app, _host = build_app(settings)
+    worker = Worker(app, loglevel=settings.log_level.upper(), quiet=True)
     worker.execute_from_commandline()  # exits the process
     return 0
 

@@ -17,7 +17,9 @@ from app.records import loads
 from schemas import OperatorOptOut
 
 if TYPE_CHECKING:
-    from app.faust_app import Pipeline
+    import faust
+
+    from app.runtime.host import Host
 
 
 def _authorized(header: str, token: str) -> bool:
@@ -25,9 +27,8 @@ def _authorized(header: str, token: str) -> bool:
     return scheme.lower() == "bearer" and hmac.compare_digest(supplied.strip().encode(), token.encode())
 
 
-def register(pipeline: Pipeline) -> None:
-    app = pipeline.app
-    settings = pipeline.settings
+def register(app: faust.App, host: Host) -> None:
+    settings = host.settings
 
     @app.page("/optouts")
     class OperatorOptOutView(web.View):
@@ -56,8 +57,8 @@ def register(pipeline: Pipeline) -> None:
             if parsed.status in (NumberStatus.MISSING, NumberStatus.UNPARSEABLE):
                 return self.json({"error": "invalid_number", "detail": parsed.error, "number": body.number}, status=400)
             assert parsed.e164 is not None
-            output = pipeline.router.operator_opt_out(parsed.e164, body.account_id, body.reason, body.requested_by)
-            await pipeline.publish(output)
+            output = host.router.operator_opt_out(parsed.e164, body.account_id, body.reason, body.requested_by)
+            await host.publish(output)
             return self.json(
                 {
                     "status": "accepted",

@@ -1,0 +1,208 @@
+"""The engine, hosted: Kafka ports, the loop, the progress reports and readers.
+
+Started by the Faust app as a service (:mod:`app.runtime.faust_app`); it owns
+every Kafka client of the worker. Faust's own consumer and producer are not
+started: Faust runs the worker's lifecycle and its web server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import socket
+import time
+from datetime import UTC, datetime
+
+from app.deciding import Decider
+from app.engine.loop import EngineLoop
+from app.engine.outage import Outage
+from app.engine.processor import Processor
+from app.engine.progress import ProgressPublisher, parse_progress
+from app.engine.records import TP
+from app.policy_file import load_policy
+from app.records import Output
+from app.routing import Router, partition_for
+from app.runtime.assignor import Ownership, make_assignor
+from app.runtime.kafka_ports import KafkaChangelog, KafkaOutputs, KafkaSource, Listener, ProgressReader
+from app.runtime.rocks import RocksStores
+from app.settings import Settings
+from app.stats import Stats
+
+log = logging.getLogger("app.runtime")
+
+
+def clock_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+def clock() -> datetime:
+    return datetime.now(UTC)
+
+
+class Host:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.stats = Stats()
+        self.router = Router(settings, self.stats, clock=clock)
+        self.decider = Decider(settings, self.stats, load_policy(settings.keywords_file), clock=clock)
+        self.processor = Processor(settings, self.router, self.decider, self.stats, clock_ms)
+        self.worker_id = settings.group_instance_id or f"{socket.gethostname()}-{settings.web_port}"
+        self.ownership = Ownership()
+        self.stores = RocksStores(settings)
+        self.progress_outage = Outage(log, "progress reports (broker unreachable?)")
+        self.reader_outage = Outage(log, "progress reader")
+        self.rebalancing = True
+        self.assigned_once = False
+        self.started = False
+        self._tasks: list[asyncio.Task] = []
+
+    # ------------------------------------------------------------ lifecycle
+
+    def _build(self) -> None:
+        """The Kafka clients and the loop (aiokafka wants a running event loop)."""
+        s = self.settings
+        assignor = make_assignor(s.web_url, self.worker_id, s.routed_topic, self.ownership)
+        self.source = KafkaSource(s, assignor)
+        self.outputs = KafkaOutputs(s)
+        self.changelog = KafkaChangelog(s)
+        self.loop = EngineLoop(s, self.processor, self.source, self.outputs, self.changelog, self.stores, clock_ms)
+        self.publisher = ProgressPublisher(s, self.loop, self.source, self.outputs, self.worker_id, clock_ms)
+        self.progress = ProgressReader(s)
+
+    async def start(self) -> None:
+        s = self.settings
+        self._build()
+        outputs = [s.routed_topic, s.provider_topic, s.suppressed_topic, s.deadletter_topic, s.consent_topic,
+                   s.review_topic, s.changelog_topic, s.progress_topic, s.inbound_topic, s.status_topic]
+        await self.outputs.start(outputs)
+        self._set_sources()
+        await self.progress.start()
+        listener = Listener(self.loop, self._on_rebalance)
+        await self.source.start([s.inbound_topic, s.outbound_topic, s.status_topic, s.routed_topic], listener)
+        self._tasks = [
+            asyncio.ensure_future(self._guard("engine loop", self.loop.run())),
+            asyncio.ensure_future(self._guard("progress reports", self._publish_progress())),
+            asyncio.ensure_future(self._guard("progress reader", self._read_progress())),
+        ]
+        self.started = True
+
+    async def stop(self) -> None:
+        if not hasattr(self, "loop"):
+            return
+        self.loop.stopped = True
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(BaseException):
+                await task
+        async with self.loop.lock:  # a clean stop makes what was processed durable
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self.loop.checkpoint.commit(self.processor), 10)
+        for closer in (self.source.stop, self.progress.stop, self.changelog.stop, self.outputs.stop):
+            with contextlib.suppress(Exception):
+                await closer()
+        self.stores.close_all()
+
+    async def _guard(self, name: str, coro) -> None:  # type: ignore[no-untyped-def]
+        try:
+            await coro
+        except asyncio.CancelledError:
+            raise
+        except BaseException:
+            log.critical("%s stopped by a bug: stopping the worker so nothing is decided half-way", name,
+                         exc_info=True)
+            import os
+            import signal
+
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    def _on_rebalance(self, what: str) -> None:
+        if what == "revoking":
+            self.rebalancing = True
+        else:
+            self.rebalancing = False
+            self.assigned_once = True
+            assigned = self.source.assignment()
+            # stores of routed partitions not assigned any more are closed
+            keep = {tp.partition for tp in assigned if tp.topic == self.settings.routed_topic}
+            for partition in list(self.stores.open_stores):
+                if partition not in keep and partition not in self.loop.recovering:
+                    self.stores.close(partition)
+            log.info("assigned %d partition(s): %s", len(assigned), ", ".join(
+                f"{t}{sorted(tp.partition for tp in assigned if tp.topic == t)}"
+                for t in sorted({tp.topic for tp in assigned})))
+
+    def _set_sources(self) -> None:
+        s = self.settings
+        self.processor.watermarks.set_sources(
+            {TP(t, p) for t in (s.inbound_topic, s.status_topic) for p in range(self.outputs.partitions(t))})
+
+    # ------------------------------------------------------------ progress
+
+    async def _publish_progress(self) -> None:
+        outage = self.progress_outage
+        interval = self.settings.progress_interval_ms / 1000
+        while True:
+            try:
+                await self.publisher.cycle()
+                outage.ok(clock_ms())
+                await asyncio.sleep(interval)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                outage.failed(clock_ms(), exc)
+                await asyncio.sleep(outage.backoff_s())
+
+    async def _read_progress(self) -> None:
+        outage = self.reader_outage
+        watermarks = self.processor.watermarks
+        while True:
+            try:
+                for value in await self.progress.poll():
+                    parsed = parse_progress(value)
+                    if parsed is not None:
+                        watermarks.on_progress(*parsed)
+                outage.ok(clock_ms())
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                outage.failed(clock_ms(), exc)
+                await asyncio.sleep(outage.backoff_s())
+
+    # ------------------------------------------------------------ for the web views
+
+    async def publish(self, output: Output) -> None:
+        """Publish ``output``; return once the broker has acknowledged it."""
+        await (await self.outputs.send([output]))
+
+    def owner_of(self, number: str) -> tuple[int, str | None]:
+        partition = partition_for(number, self.settings.partitions)
+        return partition, self.ownership.owners.get(partition)
+
+    def local_state(self, partition: int):  # type: ignore[no-untyped-def]
+        """The partition's state if this worker holds it, recovered; else None."""
+        if not self.started or self.rebalancing:
+            return None
+        return self.processor.states.get(partition)
+
+    def health(self) -> dict:
+        if not self.started:
+            return {"ready": False, "problems": ["starting"], "worker": self.worker_id}
+        report = self.loop.health()
+        problems = list(report["problems"])
+        if not self.started:
+            problems.insert(0, "starting")
+        elif not self.assigned_once:
+            problems.insert(0, "waiting for a partition assignment")
+        elif self.rebalancing:
+            problems.insert(0, "rebalancing")
+        now = clock_ms()
+        for outage in (self.progress_outage, self.reader_outage):
+            if outage.failing_since_ms is not None and now - outage.failing_since_ms > 2000:
+                problems.append(f"{outage.what} failing for {(now - outage.failing_since_ms) / 1000:.1f} s: "
+                                f"{outage.last_error}")
+        report["problems"] = problems
+        report["ready"] = not problems
+        report["worker"] = self.worker_id
+        return report

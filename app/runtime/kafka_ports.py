@@ -1,0 +1,273 @@
+"""The engine's ports on aiokafka.
+
+Private aiokafka attributes used here are listed in
+``tests/unit/app/runtime/test_private_api.py``, which fails by name when an
+upgrade removes one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Sequence
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
+from aiokafka.errors import KafkaError
+from aiokafka.partitioner import murmur2
+
+from app.engine.loop import EngineLoop
+from app.engine.ports import DeliveryError
+from app.engine.records import TP, Acked, InRecord
+from app.records import Output
+from app.settings import Settings
+
+log = logging.getLogger("app.runtime")
+
+
+def bootstrap(settings: Settings) -> list[str]:
+    return [h.strip() for h in settings.kafka_bootstrap_servers.split(",") if h.strip()]
+
+
+class Listener(ConsumerRebalanceListener):
+    def __init__(self, loop: EngineLoop, on_change: Any) -> None:
+        self.loop = loop
+        self.on_change = on_change
+
+    async def on_partitions_revoked(self, revoked: Any) -> None:
+        self.on_change("revoking")
+        await self.loop.on_revoked({TP(tp.topic, tp.partition) for tp in revoked})
+
+    async def on_partitions_assigned(self, assigned: Any) -> None:
+        await self.loop.on_assigned({TP(tp.topic, tp.partition) for tp in assigned})
+        self.on_change("assigned")
+
+
+class KafkaSource:
+    """The group consumer of the input topics and the routed topic."""
+
+    def __init__(self, settings: Settings, assignor: type) -> None:
+        self.settings = settings
+        self.consumer = AIOKafkaConsumer(
+            bootstrap_servers=bootstrap(settings),
+            client_id=f"{settings.app_id}-worker",
+            group_id=settings.app_id,
+            group_instance_id=settings.group_instance_id,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            isolation_level="read_committed",
+            session_timeout_ms=settings.session_timeout_ms,
+            heartbeat_interval_ms=settings.heartbeat_interval_ms,
+            rebalance_timeout_ms=max(settings.session_timeout_ms, 30_000),
+            fetch_max_wait_ms=settings.fetch_max_wait_ms,
+            max_partition_fetch_bytes=1024 * 1024,
+            partition_assignment_strategy=(assignor,),
+            retry_backoff_ms=200,
+        )
+        self.max_records = 2000
+
+    async def start(self, topics: list[str], listener: Listener) -> None:
+        await self.consumer.start()
+        self.consumer.subscribe(topics=topics, listener=listener)
+
+    async def stop(self) -> None:
+        await self.consumer.stop()
+
+    async def fetch(self, timeout_ms: int) -> list[InRecord]:
+        batches = await self.consumer.getmany(timeout_ms=timeout_ms, max_records=self.max_records)
+        out: list[InRecord] = []
+        for tp, records in batches.items():
+            topic, partition = tp.topic, tp.partition
+            for r in records:
+                out.append(InRecord(topic, partition, r.offset, r.timestamp, r.key, r.value))
+        return out
+
+    def assignment(self) -> set[TP]:
+        return {TP(tp.topic, tp.partition) for tp in self.consumer.assignment()}
+
+    async def seek_to_committed(self, tps: set[TP]) -> None:
+        for tp in tps:
+            ktp = TopicPartition(tp.topic, tp.partition)
+            if ktp not in self.consumer.assignment():
+                continue
+            committed = await self.consumer.committed(ktp)
+            if committed is None:
+                await self.consumer.seek_to_beginning(ktp)
+            else:
+                self.consumer.seek(ktp, committed)
+
+    async def position(self, tp: TP) -> int:
+        return await self.consumer.position(TopicPartition(tp.topic, tp.partition))
+
+    def lag(self, tp: TP) -> int | None:
+        ktp = TopicPartition(tp.topic, tp.partition)
+        highwater = self.consumer.highwater(ktp)
+        if highwater is None:
+            return None
+        try:  # the fetch position, without waiting (private: see the upgrade guard test)
+            position = self.consumer._subscription.subscription.assignment.state_value(ktp).position
+        except (AttributeError, TypeError):
+            return None
+        return None if position is None else highwater - position
+
+    async def commit(self, offsets: dict[TP, int]) -> None:
+        await self.consumer.commit({TopicPartition(tp.topic, tp.partition): o for tp, o in offsets.items()})
+
+    def pause(self, tps: set[TP]) -> None:
+        assigned = self.consumer.assignment()
+        self.consumer.pause(*[k for tp in tps if (k := TopicPartition(tp.topic, tp.partition)) in assigned])
+
+    def resume(self, tps: set[TP]) -> None:
+        assigned = self.consumer.assignment()
+        self.consumer.resume(*[k for tp in tps if (k := TopicPartition(tp.topic, tp.partition)) in assigned])
+
+
+class KafkaOutputs:
+    """The producer: one record batch per topic-partition per call, every delivery observed."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.producer = AIOKafkaProducer(
+            bootstrap_servers=bootstrap(settings),
+            client_id=f"{settings.app_id}-worker",
+            acks="all",
+            enable_idempotence=True,
+            linger_ms=settings.producer_linger_ms,
+            max_batch_size=512 * 1024,
+            max_request_size=1024 * 1024,
+            request_timeout_ms=30_000,
+            retry_backoff_ms=200,
+        )
+        self.admin_consumer: AIOKafkaConsumer | None = None
+        self._partitions: dict[str, list[int]] = {}
+
+    async def start(self, topics: Sequence[str]) -> None:
+        await self.producer.start()
+        self.admin_consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap(self.settings), enable_auto_commit=False,
+                                               group_id=None, isolation_level="read_committed")
+        await self.admin_consumer.start()
+        for topic in topics:
+            self._partitions[topic] = sorted(await self.producer.partitions_for(topic))
+
+    async def stop(self) -> None:
+        await self.producer.stop()
+        if self.admin_consumer is not None:
+            await self.admin_consumer.stop()
+
+    def partitions(self, topic: str) -> int:
+        return len(self._partitions[topic])
+
+    async def end_offsets(self, tps: Sequence[TP]) -> dict[TP, int]:
+        assert self.admin_consumer is not None
+        ends = await self.admin_consumer.end_offsets([TopicPartition(tp.topic, tp.partition) for tp in tps])
+        return {TP(tp.topic, tp.partition): offset for tp, offset in ends.items()}
+
+    async def send(self, outputs: Sequence[Output]) -> Any:
+        producer = self.producer
+        batches: dict[tuple[str, int], list[tuple[Any, int]]] = {}
+        for output in outputs:
+            partition = output.partition
+            if partition is None:
+                partitions = self._partitions.get(output.topic)
+                if partitions is None:
+                    partitions = self._partitions[output.topic] = sorted(await producer.partitions_for(output.topic))
+                if output.key is None:
+                    partition = random.choice(partitions)
+                else:
+                    partition = partitions[(murmur2(output.key) & 0x7FFFFFFF) % len(partitions)]
+            slot = (output.topic, partition)
+            open_batches = batches.setdefault(slot, [])
+            if not open_batches or open_batches[-1][0].append(key=output.key, value=output.value,
+                                                              timestamp=None) is None:
+                batch = producer.create_batch()
+                if batch.append(key=output.key, value=output.value, timestamp=None) is None:
+                    raise DeliveryError(f"a record of {len(output.value or b'')} bytes does not fit in a batch")
+                open_batches.append((batch, 1))
+            else:
+                last, count = open_batches[-1]
+                open_batches[-1] = (last, count + 1)
+        futures = await asyncio.gather(*(self._hand_over(topic, partition, items)
+                                         for (topic, partition), items in batches.items()))
+        return asyncio.ensure_future(_acks([f for group in futures for f in group]))
+
+    async def _hand_over(self, topic: str, partition: int, items: list[tuple[Any, int]]) -> list[Any]:
+        out = []
+        for batch, count in items:
+            future = await self.producer.send_batch(batch, topic, partition=partition)
+            out.append((future, topic, partition, count))
+        return out
+
+
+async def _acks(handed: list[tuple[Any, str, int, int]]) -> list[Acked]:
+    acked: list[Acked] = []
+    for future, topic, partition, count in handed:
+        try:
+            meta = await future
+        except (KafkaError, OSError, asyncio.TimeoutError) as exc:
+            raise DeliveryError(f"{topic}[{partition}]: {exc!r}") from exc
+        acked.extend(Acked(topic, partition, meta.offset + i) for i in range(count))
+    return acked
+
+
+class KafkaChangelog:
+    """Reads changelog partitions (committed records only) for recovery."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.topic = settings.changelog_topic
+        self.consumer: AIOKafkaConsumer | None = None
+        self._lock = asyncio.Lock()
+
+    async def _consumer(self) -> AIOKafkaConsumer:
+        if self.consumer is None:
+            consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap(self.settings), enable_auto_commit=False,
+                                        group_id=None, isolation_level="read_committed",
+                                        fetch_max_wait_ms=50, max_partition_fetch_bytes=4 * 1024 * 1024)
+            await consumer.start()
+            self.consumer = consumer
+        return self.consumer
+
+    async def read(self, partition: int, start: int, end: int) -> list[tuple[int, bytes, bytes | None]]:
+        async with self._lock:  # one partition at a time on this consumer
+            consumer = await self._consumer()
+            tp = TopicPartition(self.topic, partition)
+            if set(consumer.assignment()) != {tp}:
+                consumer.assign([tp])
+            consumer.seek(tp, start)
+            out: list[tuple[int, bytes, bytes | None]] = []
+            for _ in range(20):
+                batches = await consumer.getmany(tp, timeout_ms=200, max_records=20_000)
+                for r in batches.get(tp, ()):
+                    if start <= r.offset < end:
+                        out.append((r.offset, r.key or b"", r.value))
+                if out or (await consumer.position(tp)) >= end:
+                    break
+            return out
+
+    async def stop(self) -> None:
+        if self.consumer is not None:
+            await self.consumer.stop()
+
+
+class ProgressReader:
+    """Tails the progress topic (from its beginning) for the reply watermarks."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap(settings), enable_auto_commit=False,
+                                         group_id=None, isolation_level="read_committed", auto_offset_reset="earliest",
+                                         fetch_max_wait_ms=settings.fetch_max_wait_ms)
+
+    async def start(self) -> None:
+        await self.consumer.start()
+        tp = TopicPartition(self.settings.progress_topic, 0)
+        self.consumer.assign([tp])
+        await self.consumer.seek_to_beginning(tp)
+
+    async def poll(self) -> list[bytes | None]:
+        batches = await self.consumer.getmany(timeout_ms=100, max_records=5000)
+        return [r.value for records in batches.values() for r in records]
+
+    async def stop(self) -> None:
+        await self.consumer.stop()
