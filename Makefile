@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 KAFKA_PORT ?= 9092
 export KAFKA_PORT
 
-.PHONY: help install run test test-unit test-integration broker broker-stop topics schemas bench chaos clean
+.PHONY: help install run test lint test-unit test-integration broker broker-stop topics schemas bench chaos clean
 
 help:
 	@echo "make run          set up, start the local broker (unless KAFKA_BOOTSTRAP_SERVERS), run one worker"
@@ -42,8 +42,12 @@ run: install broker
 
 # The integration fixtures start the local broker themselves when none is given
 # (and stop it again), or use testcontainers when a Docker daemon answers.
-test: install
+test: install lint
 	$(PY) -m pytest
+
+# ruff: style, and no private attribute access outside app/runtime (pyproject.toml)
+lint: install
+	$(PY) -m ruff check app schemas tests bench
 
 test-unit: install
 	$(PY) -m pytest tests/unit

@@ -15,8 +15,8 @@ import logging
 import sys
 
 from app.policy_file import PolicyFileError, load_policy
+from app.runtime.topics import TopologyError, ensure_topics
 from app.settings import get_settings
-from app.topics_admin import TopologyError, ensure_topics
 
 
 def _create_topics() -> int:
@@ -40,20 +40,9 @@ def _worker() -> int:
     code = _create_topics()
     if code:
         return code
-    import faust
+    from app.runtime.worker import run_worker
 
-    from app.runtime.faust_app import build_app
-
-    class Worker(faust.Worker):
-        def on_setup_root_logger(self, logger: logging.Logger, level: int) -> None:
-            # Faust's terminal spinner would set the root logger to DEBUG, which makes
-            # every debug call in aiokafka/Faust build a log record: costly per message.
-            self.spinner = None
-            logger.setLevel(level)
-
-    app, _host = build_app(settings)
-    worker = Worker(app, loglevel=settings.log_level.upper(), quiet=True)
-    worker.execute_from_commandline()  # exits the process
+    run_worker(settings)  # exits the process
     return 0
 
 

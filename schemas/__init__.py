@@ -6,9 +6,9 @@ JSON Schema exports live in ``schemas/json/`` (``python -m schemas.export``).
 from schemas.consent import ConsentRecord
 from schemas.deadletter import DeadLetter
 from schemas.inbound import InboundReply
+from schemas.operator import OperatorOptOut
 from schemas.outbound import OutboundRequest
 from schemas.provider import ProviderMessage
-from schemas.operator import OperatorOptOut
 from schemas.review import ReviewItem
 from schemas.status import StatusReceipt
 from schemas.suppressed import SuppressedMessage

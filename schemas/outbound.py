@@ -12,6 +12,8 @@ class OutboundRequest(BaseModel):
 
     message_id: str = Field(min_length=1, description="Unique id of the send request.")
     account_id: str = Field(default="default", min_length=1, description="Tenant sending the message.")
-    to: str | None = Field(default=None, description="The contact's number, any common format; null or empty means no phone.")
+    to: str | None = Field(
+        default=None, description="The contact's number, any common format; null or empty means no phone."
+    )
     from_: str | None = Field(default=None, alias="from", description="Our sending number.")
     body: str = Field(description="The message text.")

@@ -47,7 +47,7 @@ def _parse(raw: object, region: str) -> ParsedNumber:
     try:
         number = phonenumbers.parse(raw, region)
     except NumberParseException as exc:
-        return ParsedNumber(NumberStatus.UNPARSEABLE, error=f"cannot parse phone number: {exc._msg}")
+        return ParsedNumber(NumberStatus.UNPARSEABLE, error=f"cannot parse phone number: {exc.args[-1]}")
     e164 = phonenumbers.format_number(number, PhoneNumberFormat.E164)
     if phonenumbers.is_valid_number(number):
         return ParsedNumber(NumberStatus.VALID, e164)

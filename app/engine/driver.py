@@ -286,7 +286,7 @@ class Driver:
     async def _cycle(self) -> None:
         assert self.loop is not None
         # in memory, the checkpoint the publisher waits for happens in this task: ask for it first
-        self.loop._wanted = True
+        self.loop.request_checkpoint()
         await self.loop.step()
         try:
             await self.publisher.cycle(wait_s=0)

@@ -197,6 +197,10 @@ class EngineLoop:
 
     # ------------------------------------------------------------ progress support
 
+    def request_checkpoint(self) -> None:
+        """Make what is processed durable at the next step, whatever the interval."""
+        self._wanted = True
+
     async def wait_durable(self, targets: dict[TP, int], timeout_s: float) -> dict[TP, int]:
         """Wait until each partition's durable offset reaches its target; returns the
         partitions that did (the others: revoked, or not there within the timeout)."""

@@ -20,7 +20,6 @@ import time
 
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-
 from common import COMMIT_INTERVAL_S, load_optouts, log, parse_args
 
 

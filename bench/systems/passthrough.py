@@ -13,7 +13,6 @@ import signal
 import time
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-
 from common import COMMIT_INTERVAL_S, log, parse_args
 
 

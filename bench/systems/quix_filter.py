@@ -16,9 +16,8 @@ from __future__ import annotations
 import logging
 import time
 
-from quixstreams import Application
-
 from common import load_optouts, log, parse_args
+from quixstreams import Application
 
 
 def main() -> None:

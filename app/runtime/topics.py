@@ -99,4 +99,5 @@ async def _check_partitions(admin: AIOKafkaAdminClient, settings: Settings, want
         )
     for name, (partitions, _) in wanted.items():
         if name not in strict and counts.get(name) != partitions:
-            log.info("topic %s has %s partitions (setting says %s); fine for routing", name, counts.get(name), partitions)
+            log.info("topic %s has %s partitions (setting says %s); fine for routing",
+                     name, counts.get(name), partitions)

@@ -1,0 +1,25 @@
+"""`python -m app worker`: one Faust worker process hosting the engine."""
+
+from __future__ import annotations
+
+import logging
+
+import faust
+
+from app.runtime.faust_app import build_app
+from app.settings import Settings
+
+
+class Worker(faust.Worker):
+    def on_setup_root_logger(self, logger: logging.Logger, level: int) -> None:
+        # Faust's terminal spinner would set the root logger to DEBUG, which makes
+        # every debug call in aiokafka/Faust build a log record: costly per message.
+        self.spinner = None
+        logger.setLevel(level)
+
+
+def run_worker(settings: Settings) -> None:
+    """Run until stopped; exits the process."""
+    app, _host = build_app(settings)
+    worker = Worker(app, loglevel=settings.log_level.upper(), quiet=True)
+    worker.execute_from_commandline()

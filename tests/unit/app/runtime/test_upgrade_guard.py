@@ -1,0 +1,49 @@
+"""A guard against Faust and aiokafka upgrades: every private (or internal) name the
+runtime relies on, checked by name. When an upgrade removes one, this fails and
+says which; the runtime's use of it must then be adapted before upgrading."""
+
+from __future__ import annotations
+
+import importlib
+
+import pytest
+
+# (module, dotted attribute path, where the runtime uses it)
+RELIED_ON = [
+    ("aiokafka.consumer.subscription_state", "SubscriptionState.subscription", "kafka_ports.KafkaSource.lag"),
+    ("aiokafka.consumer.subscription_state", "Subscription.assignment", "kafka_ports.KafkaSource.lag"),
+    ("aiokafka.consumer.subscription_state", "Assignment.state_value", "kafka_ports.KafkaSource.lag"),
+    ("aiokafka.consumer.subscription_state", "TopicPartitionState.position", "kafka_ports.KafkaSource.lag"),
+    ("aiokafka.coordinator.assignors.abstract", "AbstractPartitionAssignor", "assignor"),
+    ("aiokafka.coordinator.protocol", "ConsumerProtocolMemberMetadata", "assignor"),
+    ("aiokafka.coordinator.protocol", "ConsumerProtocolMemberAssignment", "assignor"),
+    ("aiokafka.producer.producer", "AIOKafkaProducer.create_batch", "kafka_ports.KafkaOutputs.send"),
+    ("aiokafka.producer.producer", "AIOKafkaProducer.send_batch", "kafka_ports.KafkaOutputs.send"),
+    ("aiokafka.producer.producer", "AIOKafkaProducer.partitions_for", "kafka_ports.KafkaOutputs"),
+    ("aiokafka.partitioner", "murmur2", "routing.partition_for, kafka_ports.KafkaOutputs.send"),
+    ("faust.app.base", "BootStrategy.enable_kafka", "faust_app.WebOnly"),
+    ("faust.app.base", "App.BootStrategy", "faust_app.OptOutApp"),
+    ("faust.app.base", "App.service", "faust_app.build_app"),
+    ("faust.worker", "Worker.on_setup_root_logger", "worker.Worker"),
+]
+
+
+@pytest.mark.parametrize(("module", "path", "used_by"), RELIED_ON, ids=[f"{m}:{p}" for m, p, _ in RELIED_ON])
+def test_relied_on_name_still_exists(module, path, used_by):
+    obj = importlib.import_module(module)
+    for part in path.split("."):
+        assert hasattr(obj, part), f"{module}.{path} is gone (used by app/runtime/{used_by})"
+        obj = getattr(obj, part)
+
+
+def test_a_consumer_keeps_its_subscription_state_where_lag_reads_it():
+    """``KafkaSource.lag`` reads ``consumer._subscription`` without waiting."""
+    src = importlib.import_module("aiokafka.consumer.consumer").AIOKafkaConsumer.__init__
+    assert "self._subscription" in src.__code__.co_names or "_subscription" in src.__code__.co_names
+
+
+def test_pinned_versions_are_the_ones_installed():
+    from importlib.metadata import version
+
+    assert version("faust-streaming") == "0.15.3"
+    assert version("aiokafka") == "0.14.0"
