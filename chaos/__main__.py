@@ -8,7 +8,7 @@ Environment (flags win): CHAOS_SCALE, CHAOS_SCENARIOS, OPTOUT_PROCESSING_GUARANT
 (at_least_once | exactly_once, or both comma-separated), CHAOS_RATE, CHAOS_DURATION,
 CHAOS_NUMBERS, CHAOS_REPLYING, CHAOS_KILLS, CHAOS_SEED, CHAOS_STRICT_IN_FLIGHT=1;
 KAFKA_BOOTSTRAP_SERVERS / KAFKA_PORT
-for the shared broker (scenarios a-d), CHAOS_KAFKA_PORT (default 39192) for the broker the
+for the shared broker (scenarios a-d), CHAOS_KAFKA_PORT (default 29192) for the broker the
 broker-restart scenario owns and restarts (skipped when KAFKA_BOOTSTRAP_SERVERS is set),
 CHAOS_KEEP_BROKER=1 to keep that broker's data.
 """

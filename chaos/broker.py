@@ -4,8 +4,9 @@
   broker on ``KAFKA_PORT`` (default 9092), started if it is not running and then stopped
   again at the end (the logic of ``tests/integration/conftest.py``, without Docker).
 - The scenario-owned broker (broker-restart): its own port (``CHAOS_KAFKA_PORT``, default
-  39192) and run dir (``.run/chaos-kafka-<port>``), so stopping it never touches the
-  shared one; wiped at the end unless ``CHAOS_KEEP_BROKER=1``.
+  29192, below Linux's ephemeral range 32768-60999 so no client socket or worker web port
+  holds it when the broker comes back) and run dir (``.run/chaos-kafka-<port>``), so
+  stopping it never touches the shared one; wiped at the end unless ``CHAOS_KEEP_BROKER=1``.
 """
 
 from __future__ import annotations
@@ -79,5 +80,5 @@ def release(broker: LocalBroker | None) -> None:
 
 
 def own_broker() -> LocalBroker:
-    port = int(os.environ.get("CHAOS_KAFKA_PORT", "39192"))
+    port = int(os.environ.get("CHAOS_KAFKA_PORT", "29192"))
     return LocalBroker(port, str(REPO / ".run" / f"chaos-kafka-{port}"))

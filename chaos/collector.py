@@ -105,8 +105,15 @@ class LiveCollector:
                 pass
             self._task = None
         if self._consumer is not None:
-            await self._consumer.stop()
-            self._consumer = None
+            consumer, self._consumer = self._consumer, None
+            try:
+                await consumer.stop()
+            except asyncio.CancelledError:
+                # aiokafka's fetcher re-raises the cancellation of its own fetch task when it is
+                # closed during a retry backoff (e.g. after a broker restart); ours is not cancelled
+                task = asyncio.current_task()
+                if task is not None and task.cancelling():
+                    raise
 
     async def _loop(self) -> None:
         assert self._consumer is not None

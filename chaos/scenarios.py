@@ -12,7 +12,9 @@ Faults:
   the victims alternate; the survivors are given up to ``takeover_cap_s`` to take its
   partitions over (all partitions flowing again), then it is restarted and its rejoin is
   timed as a fault of its own ("rejoin").
-- ``broker``: ``kafka.sh stop`` on the scenario's own broker, ``down_s``, ``kafka.sh start``.
+- ``broker``: ``kafka.sh stop`` on the scenario's own broker, ``down_s``, ``kafka.sh start``;
+  its outage gap is timed from the moment the broker process is gone (the graceful stop
+  keeps serving for part of its 2-3 s).
 
 Times: *outage gap* = from the fault until outcomes of sends produced after it are seen
 on every routed partition (the generator sends a probe to each routed partition every
@@ -169,12 +171,15 @@ async def inject_faults(spec: ScenarioSpec, scale: Scale, fleet: Fleet, gen: Gen
                                 f"(earlier faults took long to repair)")
         if spec.fault == "broker":
             assert broker is not None
-            at = now_us()
-            stop_s = await asyncio.to_thread(broker.stop)
+            stop_offset = round(gen.offset_s(), 1)
+            stop_s = await asyncio.to_thread(broker.stop)  # graceful: it serves for part of this
+            at = now_us()  # the broker process is gone: the outage is timed from here
+            down_offset = round(gen.offset_s(), 1)
             await asyncio.sleep(scale.down_s)
             start_s = await asyncio.to_thread(broker.start)
-            result.faults.append({"kind": "broker-restart", "at_us": at, "offset_s": round(gen.offset_s(), 1),
-                                  "broker_stop_s": stop_s, "broker_start_s": start_s})
+            result.faults.append({"kind": "broker-restart", "at_us": at, "offset_s": down_offset,
+                                  "stop_began_offset_s": stop_offset, "broker_stop_s": stop_s,
+                                  "broker_start_s": start_s})
             await wait_flowing(gen, collector, now_us(), scale.takeover_cap_s)
             continue
         victim = names[i % len(names)]

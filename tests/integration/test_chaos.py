@@ -7,7 +7,7 @@ a number opted out at request time or after an acknowledged STOP, every STOP/STA
 the consent log and confirmed, and the table equal to the model.
 
 The broker-restart test never stops the suite's broker: it starts a broker of its own
-on ``CHAOS_KAFKA_PORT`` (default 39192, run dir ``.run/chaos-kafka-<port>``) with
+on ``CHAOS_KAFKA_PORT`` (default 29192, run dir ``.run/chaos-kafka-<port>``) with
 ``scripts/kafka.sh`` and wipes it at the end. It is skipped when
 ``KAFKA_BOOTSTRAP_SERVERS`` is set (then no broker may be started here); ``make chaos``
 skips it the same way.
