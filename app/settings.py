@@ -73,6 +73,8 @@ class Settings(BaseSettings):
                           description="A partition that does not move, or a send held, this long: not ready.")
     group_instance_id: str | None = Field(default=None, description="Static group membership id (one per worker).")
     session_timeout_ms: int = Field(default=10_000, ge=1000, le=300_000)
+    transaction_timeout_ms: int = Field(default=15_000, ge=1000, le=900_000,
+                                        description="Exactly-once: a dead worker's open transaction ends this late.")
     heartbeat_interval_ms: int = Field(default=1_000, ge=100, le=60_000)
 
     # RocksDB, per table partition (Faust defaults would reserve 2 GiB cache each)

@@ -9,7 +9,9 @@
    The reverse order could store a STOP whose consent record never reached the
    broker, and the replay would take the STOP for a duplicate.
 3. **offsets**: only then the input offsets are committed (never past a held
-   send, :mod:`app.engine.processor`).
+   send, :mod:`app.engine.processor`). Under exactly-once, steps 1-3 are one
+   transaction per input partition: its outputs, its changelog records and its
+   offset become visible together, or not at all.
 4. **state**: last, the local store gets the changes, with the changelog offset
    they reach. A crash before this point is repaired at start-up: recovery
    reads the changelog from the store's offset.
@@ -31,8 +33,9 @@ STEPS = ("outputs_acked", "changelog_acked", "offsets_committed", "state_stored"
 
 
 class Checkpoint:
-    def __init__(self, outputs: OutputPort, source: SourcePort, changelog_topic: str,
+    def __init__(self, outputs: OutputPort, source: SourcePort, changelog_topic: str, routed_topic: str,
                  on_step: Callable[[str], None] | None = None) -> None:
+        self.routed_topic = routed_topic
         self.outputs = outputs
         self.source = source
         self.changelog_topic = changelog_topic
@@ -41,10 +44,11 @@ class Checkpoint:
         self._committed: dict[TP, int] = {}
         self.count = 0
 
-    async def send(self, outputs: list[Output]) -> None:
+    async def send(self, by_task: dict[TP, list[Output]]) -> None:
         """Hand outputs to the producer now (their acknowledgement is awaited at commit)."""
-        if outputs:
-            self._deliveries.append(await self.outputs.send(outputs))
+        for task, outputs in by_task.items():
+            if outputs:
+                self._deliveries.append(await self.outputs.send(outputs, task))
 
     def has_work(self, processor: Processor) -> bool:
         return bool(self._deliveries) or any(s.has_pending() for s in processor.states.values()) or (
@@ -70,21 +74,23 @@ class Checkpoint:
         # 2. changelog
         changes = {p: state.pending() for p, state in processor.states.items() if state.has_pending()}
         reached: dict[int, int] = {}
-        if changes:
-            records = [
-                Output(self.changelog_topic, value, key=key, partition=partition)
-                for partition, encoded in changes.items()
-                for key, value in encoded.items()
-            ]
-            for acked in await (await self.outputs.send(records)):
+        handed = []
+        for partition, encoded in changes.items():
+            records = [Output(self.changelog_topic, value, key=key, partition=partition)
+                       for key, value in encoded.items()]
+            handed.append(await self.outputs.send(records, TP(self.routed_topic, partition)))
+        for delivery in handed:
+            for acked in await delivery:
                 reached[acked.partition] = max(reached.get(acked.partition, 0), acked.offset + 1)
         self.on_step("changelog_acked")
-        # 3. offsets
+        # 3. offsets (exactly-once: the transactions, each with its outputs, changelog and offset)
         offsets = processor.commit_offsets()
         changed = {tp: offset for tp, offset in offsets.items() if self._committed.get(tp) != offset}
-        if changed:
+        if self.outputs.transactional:
+            await self.outputs.commit_tasks(offsets, set(changed))
+        elif changed:
             await self.source.commit(changed)
-            self._committed.update(changed)
+        self._committed.update(changed)
         self.on_step("offsets_committed")
         # 4. state
         for partition, encoded in changes.items():

@@ -45,13 +45,17 @@ class Clock:
         self.now += ms
 
 
-class Stored:
-    __slots__ = ("key", "timestamp_ms", "value")
+OPEN, COMMITTED, ABORTED, MARKER = "open", "committed", "aborted", "marker"
 
-    def __init__(self, key: bytes | None, value: bytes | None, timestamp_ms: int) -> None:
+
+class Stored:
+    __slots__ = ("key", "status", "timestamp_ms", "value")
+
+    def __init__(self, key: bytes | None, value: bytes | None, timestamp_ms: int, status: str = COMMITTED) -> None:
         self.key = key
         self.value = value
         self.timestamp_ms = timestamp_ms
+        self.status = status
 
 
 class MemoryBroker:
@@ -65,12 +69,21 @@ class MemoryBroker:
         for p in range(partitions):
             self.logs.setdefault(TP(topic, p), [])
 
-    def append(self, topic: str, partition: int, key: bytes | None, value: bytes | None, ts: int) -> int:
+    def append(self, topic: str, partition: int, key: bytes | None, value: bytes | None, ts: int,
+               status: str = COMMITTED) -> int:
         log = self.logs[TP(topic, partition)]
-        log.append(Stored(key, value, ts))
+        log.append(Stored(key, value, ts, status))
         return len(log) - 1
 
     def end(self, tp: TP) -> int:
+        """The high watermark (every record, committed or not)."""
+        return len(self.logs[tp])
+
+    def stable_end(self, tp: TP) -> int:
+        """The last stable offset: a read_committed reader stops before the first open record."""
+        for offset, record in enumerate(self.logs[tp]):
+            if record.status == OPEN:
+                return offset
         return len(self.logs[tp])
 
     def partition_for(self, topic: str, key: bytes | None) -> int:
@@ -78,18 +91,55 @@ class MemoryBroker:
         return 0 if key is None else (murmur2(key) & 0x7FFFFFFF) % count
 
     def records(self, topic: str) -> list[Stored]:
-        return [r for p in range(self.counts[topic]) for r in self.logs[TP(topic, p)]]
+        """What a read_committed consumer sees."""
+        return [r for p in range(self.counts[topic]) for r in self.logs[TP(topic, p)] if r.status == COMMITTED]
 
 
 class MemoryOutputs:
-    def __init__(self, broker: MemoryBroker, clock: Clock) -> None:
+    """The producer. Exactly-once (``transactional``): a transaction per task, its
+    records open (invisible to readers) until ``commit_tasks``, which also commits
+    the task's offset; ``open_task`` aborts what an earlier incarnation left open."""
+
+    def __init__(self, broker: MemoryBroker, clock: Clock, transactional: bool = False) -> None:
         self.broker = broker
         self.clock = clock
+        self.transactional = transactional
         self.kill_after: int | None = None  # die after this many more records are stored
+        self.kill_after_commits: int | None = None  # die after this many more task commits
         self.refuse: Exception | None = None  # refuse every record while set (a broker error)
+        self.open: dict[TP, list[tuple[TP, int]]] = {}  # task -> its open records (survives a kill)
 
-    async def send(self, outputs: Sequence[Output]) -> Any:
+    async def open_task(self, task: TP) -> None:
+        self._end(task, ABORTED)
+
+    async def close_task(self, task: TP) -> None:
+        pass
+
+    async def abort_tasks(self) -> None:
+        for task in list(self.open):
+            self._end(task, ABORTED)
+
+    async def commit_tasks(self, offsets: dict[TP, int], changed: set[TP]) -> None:
+        for task in sorted(set(self.open) | changed):
+            if self.kill_after_commits is not None:
+                if self.kill_after_commits <= 0:
+                    raise Killed("between two task commits")
+                self.kill_after_commits -= 1
+            self._end(task, COMMITTED)
+            if task in offsets:
+                self.broker.committed[task] = offsets[task]
+
+    def _end(self, task: TP, status: str) -> None:
+        touched = set()
+        for tp, offset in self.open.pop(task, ()):
+            self.broker.logs[tp][offset].status = status
+            touched.add(tp)
+        for tp in sorted(touched):  # a transaction marker takes an offset, as in Kafka; readers skip it
+            self.broker.logs[tp].append(Stored(None, None, self.clock.ms(), MARKER))
+
+    async def send(self, outputs: Sequence[Output], task: TP | None = None) -> Any:
         acked = []
+        status = OPEN if self.transactional and task is not None else COMMITTED
         for output in outputs:
             if self.refuse is not None:
                 raise self.refuse
@@ -100,7 +150,10 @@ class MemoryOutputs:
             partition = output.partition
             if partition is None:
                 partition = self.broker.partition_for(output.topic, output.key)
-            offset = self.broker.append(output.topic, partition, output.key, output.value, self.clock.ms())
+            offset = self.broker.append(output.topic, partition, output.key, output.value, self.clock.ms(), status)
+            if status == OPEN:
+                assert task is not None
+                self.open.setdefault(task, []).append((TP(output.topic, partition), offset))
             acked.append(Acked(output.topic, partition, offset))
         future: asyncio.Future = asyncio.get_running_loop().create_future()
         future.set_result(acked)
@@ -126,10 +179,12 @@ class MemorySource:
         for tp in sorted(self.assigned - self.paused):
             pos = self.positions.setdefault(tp, self.broker.committed.get(tp, 0))
             log = self.broker.logs[tp]
-            for offset in range(pos, min(len(log), pos + self.max_records)):
+            stop = min(self.broker.stable_end(tp), pos + self.max_records)
+            for offset in range(pos, stop):
                 r = log[offset]
-                out.append(InRecord(tp.topic, tp.partition, offset, r.timestamp_ms, r.key, r.value))
-            self.positions[tp] = min(len(log), pos + self.max_records)
+                if r.status == COMMITTED:
+                    out.append(InRecord(tp.topic, tp.partition, offset, r.timestamp_ms, r.key, r.value))
+            self.positions[tp] = max(pos, stop)
         await asyncio.sleep(0)
         return out
 
@@ -142,6 +197,9 @@ class MemorySource:
 
     async def position(self, tp: TP) -> int:
         return self.positions.setdefault(tp, self.broker.committed.get(tp, 0))
+
+    def consumed_position(self, tp: TP) -> int | None:
+        return self.positions.get(tp)
 
     def lag(self, tp: TP) -> int | None:
         return self.broker.end(tp) - self.positions.get(tp, self.broker.committed.get(tp, 0))
@@ -162,15 +220,16 @@ class MemoryChangelog:
         self.topic = topic
 
     async def read(self, partition: int, start: int, end: int) -> list[tuple[int, bytes, bytes | None]]:
-        log = self.broker.logs[TP(self.topic, partition)]
-        stop = min(end, start + 100, len(log))
-        return [(o, log[o].key or b"", log[o].value) for o in range(start, stop)]
+        tp = TP(self.topic, partition)
+        log = self.broker.logs[tp]
+        stop = min(end, start + 100, self.broker.stable_end(tp))
+        return [(o, log[o].key or b"", log[o].value) for o in range(start, stop) if log[o].status == COMMITTED]
 
 
 class Driver:
     """One worker, owning every partition, on a :class:`MemoryBroker`."""
 
-    def __init__(self, settings: Settings | None = None) -> None:
+    def __init__(self, settings: Settings | None = None, *, exactly_once: bool = False) -> None:
         self.settings = settings or Settings(
             kafka_bootstrap_servers="memory:0", partitions=4, input_partitions=2, commit_interval_ms=1,
             progress_interval_ms=1,
@@ -185,7 +244,7 @@ class Driver:
             self.broker.create(topic, s.partitions)
         self.broker.create(s.progress_topic, 1)
         self.stores = MemoryStores()
-        self.outputs = MemoryOutputs(self.broker, self.clock)
+        self.outputs = MemoryOutputs(self.broker, self.clock, transactional=exactly_once)
         self.kill_at_step: str | None = None
         self._ids = itertools.count()
         self.loop: EngineLoop | None = None
@@ -226,6 +285,7 @@ class Driver:
                 task.cancel()
         self.loop = None
         self.outputs.kill_after = None
+        self.outputs.kill_after_commits = None
         self.kill_at_step = None
         if wipe_state:
             self.stores.wipe()

@@ -48,7 +48,7 @@ class EngineLoop:
         self.stores = stores
         self.clock_ms = clock_ms
         self.routed_topic = settings.routed_topic
-        self.checkpoint = Checkpoint(outputs, source, settings.changelog_topic, on_step)
+        self.checkpoint = Checkpoint(outputs, source, settings.changelog_topic, settings.routed_topic, on_step)
         self.lock = asyncio.Lock()
         self.recovering: dict[int, asyncio.Task] = {}
         self.durable: dict[TP, int] = {}  # offsets made durable by the last checkpoint
@@ -65,6 +65,11 @@ class EngineLoop:
 
     async def on_assigned(self, tps: set[TP]) -> None:
         async with self.lock:
+            if self.outputs.transactional:
+                # fence the partitions' previous producers first: their open transactions
+                # are aborted, so recovery and reading see only what was committed
+                for tp in tps:
+                    await self.outputs.open_task(tp)
             now = self.clock_ms()
             for tp in tps:
                 self._moved_ms[tp] = now
@@ -78,6 +83,13 @@ class EngineLoop:
                 await self._commit()
             except Exception as exc:  # the next owner replays from the last commit
                 log.warning("could not checkpoint before giving up %d partition(s): %r", len(tps), exc)
+                if self.outputs.transactional:
+                    with contextlib.suppress(Exception):
+                        await self.outputs.abort_tasks()
+            if self.outputs.transactional:
+                for tp in tps:
+                    with contextlib.suppress(Exception):
+                        await self.outputs.close_task(tp)
             self._forget(tps)
 
     def _forget(self, tps: set[TP]) -> None:
@@ -158,6 +170,7 @@ class EngineLoop:
                     ready = [r for r in records if (r.topic, r.partition) in assignment
                              and (r.topic != routed or processor.is_open(r.partition))]
                     await self.checkpoint.send(processor.process(ready))
+                self._advance_positions()
                 await self.checkpoint.send(processor.release())
                 now = self.clock_ms()
                 if (now >= self._due_ms or not records or self._wanted) and self.checkpoint.has_work(processor):
@@ -174,6 +187,19 @@ class EngineLoop:
                 return
         await self.sleep(backoff)
 
+    def _advance_positions(self) -> None:
+        """Every record returned so far is processed: a partition is processed up to the
+        consumer's position, which passes transaction markers and aborted records too
+        (a watermark's required offsets and the committed offsets count those)."""
+        positions = self.processor.positions
+        routed = self.routed_topic
+        for tp in self.source.assignment():
+            if tp.topic == routed and not self.processor.is_open(tp.partition):
+                continue
+            position = self.source.consumed_position(tp)
+            if position is not None and position > positions.get(tp, -1):
+                positions[tp] = position
+
     async def _commit(self) -> None:
         offsets = await self.checkpoint.commit(self.processor)
         self._wanted = False
@@ -183,6 +209,9 @@ class EngineLoop:
 
     async def _rewind(self) -> None:
         """Forget everything not yet durable; read it all again."""
+        if self.outputs.transactional:
+            with contextlib.suppress(Exception):
+                await self.outputs.abort_tasks()
         self.checkpoint.reset()
         assignment = self.source.assignment()
         open_routed = {TP(self.routed_topic, p) for p in self.processor.states}

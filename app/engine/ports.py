@@ -22,6 +22,9 @@ class SourcePort(Protocol):
     async def seek_to_committed(self, tps: set[TP]) -> None:
         """Fetch from each partition's committed offset (its earliest if none)."""
     async def position(self, tp: TP) -> int: ...
+    def consumed_position(self, tp: TP) -> int | None:
+        """The offset of the next record the consumer will return (past transaction
+        markers and aborted records, which are never returned); None if not known."""
     def lag(self, tp: TP) -> int | None:
         """Records known to be waiting on ``tp`` (None: not known yet)."""
     async def commit(self, offsets: dict[TP, int]) -> None: ...
@@ -32,9 +35,24 @@ class SourcePort(Protocol):
 class OutputPort(Protocol):
     """The producer. ``send`` hands records over (in order per partition) and returns
     an awaitable that resolves when the broker acknowledged all of them (in the order
-    given) and raises :class:`DeliveryError` if any was refused."""
+    given) and raises :class:`DeliveryError` if any was refused.
 
-    async def send(self, outputs: Sequence[Output]) -> Awaitable[list[Acked]]: ...
+    ``task`` is the input partition whose records made the outputs. Under
+    exactly-once (``transactional``) each task has its own transactional producer
+    (its id tied to the partition, so a new owner fences the old one), and its
+    outputs, changelog records and input offset are committed together by
+    ``commit_tasks``; at-least-once ports ignore ``task`` and the task methods."""
+
+    transactional: bool
+
+    async def send(self, outputs: Sequence[Output], task: TP | None = None) -> Awaitable[list[Acked]]: ...
+    async def open_task(self, task: TP) -> None:
+        """Exactly-once: fence any older producer of the task (aborting its open transaction)."""
+    async def close_task(self, task: TP) -> None: ...
+    async def commit_tasks(self, offsets: dict[TP, int], changed: set[TP]) -> None:
+        """Exactly-once: commit every open transaction with its task's offset, and the
+        offsets in ``changed`` of tasks that made no output."""
+    async def abort_tasks(self) -> None: ...
     async def end_offsets(self, tps: Sequence[TP]) -> dict[TP, int]: ...
     def partitions(self, topic: str) -> int: ...
 

@@ -80,16 +80,23 @@ class Processor:
 
     # ------------------------------------------------------------ records
 
-    def process(self, records: list[InRecord]) -> list[Output]:
-        out: list[Output] = []
+    def process(self, records: list[InRecord]) -> dict[TP, list[Output]]:
+        """The outputs of ``records``, per input partition (a task: under exactly-once,
+        its outputs, changelog and offset are committed in one transaction)."""
+        by_task: dict[TP, list[Output]] = {}
         routed_topic = self.routed_topic
+        tp: TP | None = None
+        out: list[Output] = []
         for record in records:
+            if tp is None or record.partition != tp.partition or record.topic != tp.topic:
+                tp = TP(record.topic, record.partition)
+                out = by_task.setdefault(tp, [])
             if record.topic == routed_topic:
                 self._decide(record, out)
             else:
                 self._route(record, out)
-            self.positions[TP(record.topic, record.partition)] = record.offset + 1
-        return out
+            self.positions[tp] = record.offset + 1
+        return by_task
 
     def _route(self, record: InRecord, out: list[Output]) -> None:
         origin = Origin(record.topic, record.partition, record.offset, record.timestamp_ms)
@@ -165,12 +172,13 @@ class Processor:
         self._wm[partition] = wm
         return wm
 
-    def release(self) -> list[Output]:
+    def release(self) -> dict[TP, list[Output]]:
         """Decide the held sends whose partition's watermark has passed their time."""
-        out: list[Output] = []
+        by_task: dict[TP, list[Output]] = {}
         for partition, held in self.held.items():
             if not held:
                 continue
+            out = by_task.setdefault(TP(self.routed_topic, partition), [])
             position = self.positions.get(TP(self.routed_topic, partition), held[-1].offset + 1)
             state = self.states[partition]
             while held:
@@ -184,7 +192,7 @@ class Processor:
                 except Exception as exc:
                     record = InRecord(self.routed_topic, partition, first.offset, None, None, dumps(first.routed))
                     out.append(self._internal_error(record, exc))
-        return out
+        return by_task
 
     def _internal_error(self, record: InRecord, exc: BaseException) -> Output:
         log.exception("internal error on %s[%d]@%d; dead-lettering", record.topic, record.partition, record.offset)

@@ -24,7 +24,14 @@ from app.policy_file import load_policy
 from app.records import Output
 from app.routing import Router, partition_for
 from app.runtime.assignor import Ownership, make_assignor
-from app.runtime.kafka_ports import KafkaChangelog, KafkaOutputs, KafkaSource, Listener, ProgressReader
+from app.runtime.kafka_ports import (
+    KafkaChangelog,
+    KafkaOutputs,
+    KafkaSource,
+    KafkaTransactionalOutputs,
+    Listener,
+    ProgressReader,
+)
 from app.runtime.rocks import RocksStores
 from app.settings import Settings
 from app.stats import Stats
@@ -64,7 +71,8 @@ class Host:
         s = self.settings
         assignor = make_assignor(s.web_url, self.worker_id, s.routed_topic, self.ownership)
         self.source = KafkaSource(s, assignor)
-        self.outputs = KafkaOutputs(s)
+        exactly_once = s.processing_guarantee == "exactly_once"
+        self.outputs = KafkaTransactionalOutputs(s) if exactly_once else KafkaOutputs(s)
         self.changelog = KafkaChangelog(s)
         self.loop = EngineLoop(s, self.processor, self.source, self.outputs, self.changelog, self.stores, clock_ms)
         self.publisher = ProgressPublisher(s, self.loop, self.source, self.outputs, self.worker_id, clock_ms)

@@ -100,16 +100,18 @@ class KafkaSource:
     async def position(self, tp: TP) -> int:
         return await self.consumer.position(TopicPartition(tp.topic, tp.partition))
 
-    def lag(self, tp: TP) -> int | None:
-        ktp = TopicPartition(tp.topic, tp.partition)
-        highwater = self.consumer.highwater(ktp)
-        if highwater is None:
-            return None
-        try:  # the fetch position, without waiting (private: see the upgrade guard test)
-            position = self.consumer._subscription.subscription.assignment.state_value(ktp).position
+    def consumed_position(self, tp: TP) -> int | None:
+        try:  # without waiting (private: see the upgrade guard test)
+            state = self.consumer._subscription.subscription.assignment.state_value(
+                TopicPartition(tp.topic, tp.partition))
+            return state.position if state is not None and state.has_valid_position else None
         except (AttributeError, TypeError):
             return None
-        return None if position is None else highwater - position
+
+    def lag(self, tp: TP) -> int | None:
+        highwater = self.consumer.highwater(TopicPartition(tp.topic, tp.partition))
+        position = self.consumed_position(tp)
+        return None if highwater is None or position is None else highwater - position
 
     async def commit(self, offsets: dict[TP, int]) -> None:
         await self.consumer.commit({TopicPartition(tp.topic, tp.partition): o for tp, o in offsets.items()})
@@ -123,29 +125,38 @@ class KafkaSource:
         self.consumer.resume(*[k for tp in tps if (k := TopicPartition(tp.topic, tp.partition)) in assigned])
 
 
+def _producer(settings: Settings, **extra: Any) -> AIOKafkaProducer:
+    return AIOKafkaProducer(
+        bootstrap_servers=bootstrap(settings),
+        client_id=f"{settings.app_id}-worker",
+        acks="all",
+        enable_idempotence=True,
+        linger_ms=settings.producer_linger_ms,
+        max_batch_size=512 * 1024,
+        max_request_size=1024 * 1024,
+        request_timeout_ms=30_000,
+        retry_backoff_ms=200,
+        **extra,
+    )
+
+
 class KafkaOutputs:
-    """The producer: one record batch per topic-partition per call, every delivery observed."""
+    """At-least-once: one idempotent producer; one record batch per topic-partition
+    per call, every delivery observed."""
+
+    transactional = False
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.producer = AIOKafkaProducer(
-            bootstrap_servers=bootstrap(settings),
-            client_id=f"{settings.app_id}-worker",
-            acks="all",
-            enable_idempotence=True,
-            linger_ms=settings.producer_linger_ms,
-            max_batch_size=512 * 1024,
-            max_request_size=1024 * 1024,
-            request_timeout_ms=30_000,
-            retry_backoff_ms=200,
-        )
+        self.producer = _producer(settings)
         self.admin_consumer: AIOKafkaConsumer | None = None
         self._partitions: dict[str, list[int]] = {}
 
     async def start(self, topics: Sequence[str]) -> None:
         await self.producer.start()
+        # end offsets are high watermarks (read_uncommitted): a committed record is below it
         self.admin_consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap(self.settings), enable_auto_commit=False,
-                                               group_id=None, isolation_level="read_committed")
+                                               group_id=None, isolation_level="read_uncommitted")
         await self.admin_consumer.start()
         for topic in topics:
             self._partitions[topic] = sorted(await self.producer.partitions_for(topic))
@@ -163,8 +174,22 @@ class KafkaOutputs:
         ends = await self.admin_consumer.end_offsets([TopicPartition(tp.topic, tp.partition) for tp in tps])
         return {TP(tp.topic, tp.partition): offset for tp, offset in ends.items()}
 
-    async def send(self, outputs: Sequence[Output]) -> Any:
-        producer = self.producer
+    async def open_task(self, task: TP) -> None:
+        pass
+
+    async def close_task(self, task: TP) -> None:
+        pass
+
+    async def commit_tasks(self, offsets: dict[TP, int], changed: set[TP]) -> None:
+        raise NotImplementedError("at-least-once commits offsets on the consumer")
+
+    async def abort_tasks(self) -> None:
+        pass
+
+    async def send(self, outputs: Sequence[Output], task: TP | None = None) -> Any:
+        return await self._send_with(self.producer, outputs)
+
+    async def _send_with(self, producer: AIOKafkaProducer, outputs: Sequence[Output]) -> Any:
         batches: dict[tuple[str, int], list[tuple[Any, int]]] = {}
         for output in outputs:
             partition = output.partition
@@ -187,16 +212,94 @@ class KafkaOutputs:
             else:
                 last, count = open_batches[-1]
                 open_batches[-1] = (last, count + 1)
-        futures = await asyncio.gather(*(self._hand_over(topic, partition, items)
+        futures = await asyncio.gather(*(_hand_over(producer, topic, partition, items)
                                          for (topic, partition), items in batches.items()))
         return asyncio.ensure_future(_acks([f for group in futures for f in group]))
 
-    async def _hand_over(self, topic: str, partition: int, items: list[tuple[Any, int]]) -> list[Any]:
-        out = []
-        for batch, count in items:
-            future = await self.producer.send_batch(batch, topic, partition=partition)
-            out.append((future, topic, partition, count))
-        return out
+
+class KafkaTransactionalOutputs(KafkaOutputs):
+    """Exactly-once: a transactional producer per task (input partition), its id
+    ``<app id>-<topic>-<partition>``: whoever is assigned the partition next starts a
+    producer with the same id, which fences this one and aborts its open transaction.
+    (aiokafka's ``send_offsets_to_transaction`` takes a group id only, not the group
+    metadata KIP-447 fences with; a producer per partition is the older pattern that
+    fences across rebalances without it.) Progress reports and operator opt-outs go
+    through the shared idempotent producer, outside any transaction."""
+
+    transactional = True
+
+    def __init__(self, settings: Settings) -> None:
+        super().__init__(settings)
+        self.tasks: dict[TP, AIOKafkaProducer] = {}
+        self.in_txn: set[TP] = set()
+
+    async def open_task(self, task: TP) -> None:
+        if task in self.tasks:
+            return
+        producer = _producer(self.settings, transactional_id=f"{self.settings.app_id}-{task.topic}-{task.partition}",
+                             transaction_timeout_ms=self.settings.transaction_timeout_ms)
+        await producer.start()  # InitProducerId: fences the previous owner, aborts its open transaction
+        self.tasks[task] = producer
+
+    async def close_task(self, task: TP) -> None:
+        producer = self.tasks.pop(task, None)
+        self.in_txn.discard(task)
+        if producer is not None:
+            await producer.stop()
+
+    async def send(self, outputs: Sequence[Output], task: TP | None = None) -> Any:
+        if task is None:
+            return await self._send_with(self.producer, outputs)
+        producer = self.tasks.get(task)
+        if producer is None:
+            raise DeliveryError(f"no producer for {task} here (fenced, or not assigned)")
+        if task not in self.in_txn:
+            await producer.begin_transaction()
+            self.in_txn.add(task)
+        return await self._send_with(producer, outputs)
+
+    async def commit_tasks(self, offsets: dict[TP, int], changed: set[TP]) -> None:
+        group = self.settings.app_id
+
+        async def commit(task: TP) -> None:
+            producer = self.tasks[task]
+            if task not in self.in_txn:
+                await producer.begin_transaction()
+                self.in_txn.add(task)
+            if task in offsets:
+                await producer.send_offsets_to_transaction({TopicPartition(task.topic, task.partition): offsets[task]},
+                                                           group)
+            await producer.commit_transaction()
+            self.in_txn.discard(task)
+
+        tasks = self.in_txn | {t for t in changed if t in self.tasks}
+        results = await asyncio.gather(*(commit(t) for t in tasks), return_exceptions=True)
+        errors = [r for r in results if isinstance(r, BaseException)]
+        if errors:
+            raise DeliveryError(f"{len(errors)} transaction(s) not committed: {errors[0]!r}") from errors[0]
+
+    async def abort_tasks(self) -> None:
+        for task in list(self.in_txn):
+            try:
+                await self.tasks[task].abort_transaction()
+                self.in_txn.discard(task)
+            except Exception as exc:  # fenced (a new owner took over) or broken: this producer is done
+                log.warning("transaction of %s[%d] not aborted (%r): closing its producer", task.topic,
+                            task.partition, exc)
+                await self.close_task(task)
+
+    async def stop(self) -> None:
+        for task in list(self.tasks):
+            await self.close_task(task)
+        await super().stop()
+
+
+async def _hand_over(producer: AIOKafkaProducer, topic: str, partition: int, items: list[tuple[Any, int]]) -> list:
+    out = []
+    for batch, count in items:
+        future = await producer.send_batch(batch, topic, partition=partition)
+        out.append((future, topic, partition, count))
+    return out
 
 
 async def _acks(handed: list[tuple[Any, str, int, int]]) -> list[Acked]:

@@ -217,8 +217,9 @@ class Collector:
         self._consumer: AIOKafkaConsumer | None = None
 
     async def __aenter__(self) -> Collector:
-        self._consumer = AIOKafkaConsumer(
-            bootstrap_servers=self.bootstrap, enable_auto_commit=False, auto_offset_reset="earliest", group_id=None
+        self._consumer = AIOKafkaConsumer(  # what a downstream reader sees: committed records only
+            bootstrap_servers=self.bootstrap, enable_auto_commit=False, auto_offset_reset="earliest", group_id=None,
+            isolation_level="read_committed",
         )
         await self._consumer.start()
         tps = []

@@ -15,7 +15,7 @@ from tests.unit.app.engine.scenario import feed, final_states, outcomes
 
 
 async def reference() -> tuple[dict[str, Counter], dict]:
-    d = Driver()
+    d = Driver()  # same outcome under either guarantee
     feed(d, 0)
     await d.run()
     feed(d, 1)
@@ -23,17 +23,19 @@ async def reference() -> tuple[dict[str, Counter], dict]:
     return outcomes(d), final_states(d)
 
 
-def changelog_latest(d: Driver) -> dict[tuple[int, bytes], bytes]:
+def changelog_latest(d: Driver, committed_only: bool = False) -> dict[tuple[int, bytes], bytes]:
     latest: dict[tuple[int, bytes], bytes] = {}
     for p in range(d.settings.partitions):
         for r in d.broker.logs[TP(d.settings.changelog_topic, p)]:
-            latest[(p, r.key)] = r.value
+            if r.status == "committed":
+                latest[(p, r.key)] = r.value
     return latest
 
 
 async def run_with_kill(*, step: str | None = None, nth: int = 1, after_records: int | None = None,
-                        wipe: bool) -> tuple[Driver, dict[str, Counter], dict[str, Counter]]:
-    d = Driver()
+                        after_commits: int | None = None, wipe: bool, exactly_once: bool = False,
+                        ) -> tuple[Driver, dict[str, Counter], dict[str, Counter]]:
+    d = Driver(exactly_once=exactly_once)
     feed(d, 0)
     await d.run()
     feed(d, 1)
@@ -48,6 +50,7 @@ async def run_with_kill(*, step: str | None = None, nth: int = 1, after_records:
 
     d.loop.checkpoint.on_step = on_step
     d.outputs.kill_after = after_records
+    d.outputs.kill_after_commits = after_commits
     with pytest.raises(Killed):
         await d.run()
     before = outcomes(d)
@@ -58,26 +61,42 @@ async def run_with_kill(*, step: str | None = None, nth: int = 1, after_records:
 
 def check(d: Driver, before: dict[str, Counter], after: dict[str, Counter], ref: dict[str, Counter],
           ref_states: dict) -> None:
+    exactly_once = d.outputs.transactional
     for kind, expected in ref.items():
         got = after[kind]
         assert set(got) == set(expected), (kind, set(expected) ^ set(got))
         for identity in expected:
-            if before[kind][identity] == 0:
+            if exactly_once:
+                assert got[identity] == 1, f"exactly-once: {kind} {identity} is there {got[identity]} times"
+            elif before[kind][identity] == 0:
                 assert got[identity] == 1, f"{kind} {identity} missing at the kill, {got[identity]} after replay"
     assert final_states(d) == ref_states
     # every key's latest changelog record is what the store holds (a takeover would see the same)
-    latest = changelog_latest(d)
+    latest = changelog_latest(d, committed_only=exactly_once)
     for p, store in d.stores.stores.items():
         for key, value in store.data.items():
             assert latest.get((p, key)) == value, key
 
 
-@pytest.mark.parametrize("wipe", [False, True], ids=["state-kept", "state-wiped"])
+GUARANTEES = pytest.mark.parametrize("exactly_once", [False, True], ids=["at-least-once", "exactly-once"])
+WIPE = pytest.mark.parametrize("wipe", [False, True], ids=["state-kept", "state-wiped"])
+
+
+@GUARANTEES
+@WIPE
 @pytest.mark.parametrize("nth", [1, 2, 3])
 @pytest.mark.parametrize("step", STEPS)
-async def test_kill_after_each_checkpoint_step(step, nth, wipe):
+async def test_kill_after_each_checkpoint_step(step, nth, wipe, exactly_once):
     ref, ref_states = await reference()
-    d, before, after = await run_with_kill(step=step, nth=nth, wipe=wipe)
+    d, before, after = await run_with_kill(step=step, nth=nth, wipe=wipe, exactly_once=exactly_once)
+    check(d, before, after, ref, ref_states)
+
+
+@WIPE
+@pytest.mark.parametrize("after_commits", [0, 1, 2, 3, 5, 8])
+async def test_exactly_once_kill_between_task_commits(after_commits, wipe):
+    ref, ref_states = await reference()
+    d, before, after = await run_with_kill(after_commits=after_commits, wipe=wipe, exactly_once=True)
     check(d, before, after, ref, ref_states)
 
 
@@ -91,8 +110,9 @@ async def records_written_in_part_two() -> int:
     return sum(len(log) for log in d.broker.logs.values()) - written
 
 
-@pytest.mark.parametrize("wipe", [False, True], ids=["state-kept", "state-wiped"])
-async def test_kill_while_handing_over_each_record(wipe):
+@GUARANTEES
+@WIPE
+async def test_kill_while_handing_over_each_record(wipe, exactly_once):
     """Every point in the stream of records the worker writes (outputs, changelog,
     progress reports): die just before it is stored."""
     ref, ref_states = await reference()
@@ -100,7 +120,7 @@ async def test_kill_while_handing_over_each_record(wipe):
     killed = 0
     for after_records in range(total):
         try:
-            d, before, after = await run_with_kill(after_records=after_records, wipe=wipe)
+            d, before, after = await run_with_kill(after_records=after_records, wipe=wipe, exactly_once=exactly_once)
         except pytest.fail.Exception:
             continue  # fewer records this time (progress reports vary): nothing to kill
         killed += 1

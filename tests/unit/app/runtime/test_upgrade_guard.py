@@ -14,6 +14,8 @@ RELIED_ON = [
     ("aiokafka.consumer.subscription_state", "Subscription.assignment", "kafka_ports.KafkaSource.lag"),
     ("aiokafka.consumer.subscription_state", "Assignment.state_value", "kafka_ports.KafkaSource.lag"),
     ("aiokafka.consumer.subscription_state", "TopicPartitionState.position", "kafka_ports.KafkaSource.lag"),
+    ("aiokafka.consumer.subscription_state", "TopicPartitionState.has_valid_position",
+     "kafka_ports.KafkaSource.consumed_position"),
     ("aiokafka.coordinator.assignors.abstract", "AbstractPartitionAssignor", "assignor"),
     ("aiokafka.coordinator.protocol", "ConsumerProtocolMemberMetadata", "assignor"),
     ("aiokafka.coordinator.protocol", "ConsumerProtocolMemberAssignment", "assignor"),
