@@ -323,6 +323,11 @@ async def run_scenario(spec: ScenarioSpec, scale: Scale, *, bootstrap: str | Non
             if not result.ok:
                 result.log_tails = fleet.log_tails(40)
             await fleet.stop_all()
+            for name in fleet.workers:  # RocksDB state is not needed any more; the logs stay
+                try:
+                    fleet.wipe(name)
+                except OSError:
+                    pass
         if collector is not None:
             await collector.stop()
         if broker is not None:
