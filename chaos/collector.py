@@ -1,6 +1,7 @@
 """Reads the output topics from the beginning while a scenario runs, and after it until quiet.
 
-Every decoded value gets ``"_seen_us"`` (when this reader saw it, µs since the epoch) and
+It reads with ``isolation_level="read_committed"``, as a downstream consumer would. Every
+decoded value gets ``"_seen_us"`` (when this reader saw it, µs since the epoch) and
 ``"_ts_ms"`` (the record's Kafka timestamp) added, so the checker can time outages without
 trusting the worker's timestamps. ``first_seen`` maps each send request's message_id to the
 first time any of its outcomes was seen.
@@ -78,6 +79,10 @@ class LiveCollector:
             bootstrap_servers=self.bootstrap, enable_auto_commit=False, auto_offset_reset="earliest",
             group_id=None, fetch_max_wait_ms=50, max_partition_fetch_bytes=4 * 1024 * 1024,
             request_timeout_ms=60_000,
+            # what a downstream consumer (the SMS provider) sees: a transactional (exactly-once)
+            # runtime's aborted outputs are not outputs; records of non-transactional producers
+            # are visible at once either way
+            isolation_level="read_committed",
         )
         await self._consumer.start()
         tps: list[TopicPartition] = []
