@@ -105,6 +105,7 @@ class MemoryOutputs:
         self.clock = clock
         self.transactional = transactional
         self.kill_after: int | None = None  # die after this many more records are stored
+        self.cancel_after: int | None = None  # be cancelled (a stop) after this many more records
         self.kill_after_commits: int | None = None  # die after this many more task commits
         self.refuse: Exception | None = None  # refuse every record while set (a broker error)
         self.open: dict[TP, list[tuple[TP, int]]] = {}  # task -> its open records (survives a kill)
@@ -147,6 +148,11 @@ class MemoryOutputs:
                 if self.kill_after <= 0:
                     raise Killed("while handing outputs over")
                 self.kill_after -= 1
+            if self.cancel_after is not None:
+                if self.cancel_after <= 0:
+                    self.cancel_after = None
+                    raise asyncio.CancelledError()
+                self.cancel_after -= 1
             partition = output.partition
             if partition is None:
                 partition = self.broker.partition_for(output.topic, output.key)

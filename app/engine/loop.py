@@ -60,6 +60,7 @@ class EngineLoop:
         self._last_pos: dict[TP, int] = {}
         self.fetch_timeout_ms = settings.fetch_max_wait_ms * 5
         self.stopped = False
+        self.dirty = False  # a step was interrupted: rewind before anything else
 
     # ------------------------------------------------------------ rebalances
 
@@ -162,6 +163,8 @@ class EngineLoop:
             await self.sleep(self.outage.backoff_s())
             return
         async with self.lock:
+            if self.dirty:
+                await self._rewind()
             try:
                 processor = self.processor
                 if records:
@@ -178,6 +181,9 @@ class EngineLoop:
                     self._due_ms = now + self.settings.commit_interval_ms
                 self.outage.ok(self.clock_ms())
             except asyncio.CancelledError:
+                # stopped half-way: what was processed may not all be handed over; nothing
+                # of it may be committed (a clean stop waits for the step instead)
+                self.dirty = True
                 raise
             except Exception as exc:
                 self.outage.failed(self.clock_ms(), exc)
@@ -201,14 +207,23 @@ class EngineLoop:
                 positions[tp] = position
 
     async def _commit(self) -> None:
+        if self.dirty:
+            raise RuntimeError("a step was interrupted: nothing more is committed until the rewind")
         offsets = await self.checkpoint.commit(self.processor)
         self._wanted = False
         self.durable.update(offsets)
         event, self._checkpointed = self._checkpointed, asyncio.Event()
         event.set()
 
+    async def close(self) -> None:
+        """A clean stop (the loop has returned): make what was processed durable."""
+        async with self.lock:
+            if not self.dirty and self.checkpoint.has_work(self.processor):
+                await self._commit()
+
     async def _rewind(self) -> None:
         """Forget everything not yet durable; read it all again."""
+        self.dirty = False
         if self.outputs.transactional:
             with contextlib.suppress(Exception):
                 await self.outputs.abort_tasks()

@@ -98,15 +98,19 @@ class Host:
     async def stop(self) -> None:
         if not hasattr(self, "loop"):
             return
-        self.loop.stopped = True
-        for task in self._tasks:
+        self.loop.stopped = True  # the loop returns after its current step
+        engine, *others = self._tasks
+        for task in others:
             task.cancel()
+        try:
+            await asyncio.wait_for(asyncio.shield(engine), 10)
+            await asyncio.wait_for(self.loop.close(), 10)  # what was processed becomes durable
+        except BaseException as exc:  # interrupted: nothing half-done is committed; the replay redoes it
+            engine.cancel()
+            log.warning("stopping without a final checkpoint (%r)", exc)
         for task in self._tasks:
             with contextlib.suppress(BaseException):
                 await task
-        async with self.loop.lock:  # a clean stop makes what was processed durable
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(self.loop.checkpoint.commit(self.processor), 10)
         for closer in (self.source.stop, self.progress.stop, self.changelog.stop, self.outputs.stop):
             with contextlib.suppress(Exception):
                 await closer()

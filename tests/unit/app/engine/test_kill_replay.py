@@ -136,3 +136,25 @@ async def test_duplicates_under_at_least_once_are_counted_not_lost():
     extra = sum(after[k][i] - 1 for k in ref for i in ref[k] if after[k][i] > 1)
     assert all(after[k][i] >= 1 for k in ref for i in ref[k])
     assert extra >= 0
+
+
+@GUARANTEES
+@pytest.mark.parametrize("after_records", [0, 1, 3, 7, 15])
+async def test_a_stop_in_the_middle_of_a_step_commits_nothing_of_it(after_records, exactly_once):
+    """A stop (cancellation) while outputs are handed over: the final checkpoint of a
+    clean stop must not commit the offsets of records whose outputs were not sent."""
+    import asyncio
+
+    ref, ref_states = await reference()
+    d = Driver(exactly_once=exactly_once)
+    feed(d, 0)
+    await d.run()
+    feed(d, 1)
+    d.outputs.cancel_after = after_records
+    with pytest.raises(asyncio.CancelledError):
+        await d.run()
+    before = outcomes(d)
+    await d.loop.close()  # what Host.stop does after the loop returned
+    d.kill()
+    await d.run()
+    check(d, before, outcomes(d), ref, ref_states)
