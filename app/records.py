@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -61,18 +62,39 @@ def _as_text(data: bytes | None) -> tuple[str | None, str]:
         return base64.b64encode(data).decode("ascii"), "base64"
 
 
+# A dead letter must always fit under the broker's record limit (1 MiB by default):
+# JSON escaping (\u0000 is 6 bytes) or base64 can make the original several times larger.
+DEAD_LETTER_MAX_BYTES = 900_000
+KEPT_PREFIX_BYTES = 64 * 1024
+MAX_KEY_BYTES = 1024
+
+
 def dead_letter(topic: str, origin: Origin, error: str, payload: bytes | None, key: bytes | None = None) -> Output:
-    """A `sms.deadletter` record (see schemas.deadletter) holding the original bytes."""
+    """A `sms.deadletter` record (see schemas.deadletter) holding the original bytes.
+
+    When the record would not fit under the broker's limit, it keeps a prefix of the
+    original, its full size and its SHA-256 (``payload_truncated``)."""
     text, encoding = _as_text(payload)
+    if key is not None and len(key) > MAX_KEY_BYTES:
+        key = key[:MAX_KEY_BYTES]
     key_text, _ = _as_text(key)
-    record = {
+    record: dict[str, Any] = {
         "source_topic": origin.topic,
         "partition": origin.partition,
         "offset": origin.offset,
-        "error": error,
+        "error": error[:2000],
         "payload": text,
         "payload_encoding": encoding,
         "key": key_text,
         "at": iso(utcnow()),
     }
-    return Output(topic, dumps(record), key=key)
+    value = dumps(record)
+    if len(value) > DEAD_LETTER_MAX_BYTES and payload is not None:
+        prefix_text, prefix_encoding = _as_text(payload[:KEPT_PREFIX_BYTES])
+        if prefix_encoding != encoding and encoding == "utf-8":  # cut inside a character: keep the text
+            prefix_text = text[:KEPT_PREFIX_BYTES // 4] if text else None
+            prefix_encoding = "utf-8"
+        record.update(payload=prefix_text, payload_encoding=prefix_encoding, payload_truncated=True,
+                      payload_size=len(payload), payload_sha256=hashlib.sha256(payload).hexdigest())
+        value = dumps(record)
+    return Output(topic, value, key=key)

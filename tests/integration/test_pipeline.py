@@ -255,3 +255,29 @@ async def test_web_lookup_stats_and_no_table_endpoint(live):
     assert {"forwarded", "dead_lettered", "opt_ins"} <= set(stats)
     status, error = worker.get("/table/optouts/")
     assert status == 404 and error["error"] == "not_found"  # Faust's table endpoint is off; errors are JSON
+
+
+async def test_dead_letters_of_near_limit_records_fit_and_nothing_stalls(live):
+    """0.9 MiB of control bytes, or of binary: the dead letter keeps a prefix, the size and
+    the SHA-256 (the original, JSON-escaped, would be over the broker's 1 MiB limit);
+    the sends behind them are decided."""
+    import hashlib
+    import os
+
+    topology, worker = live
+    control = b"\x01\x00" * int(0.45 * 1024 * 1024)
+    binary = os.urandom(int(0.9 * 1024 * 1024))
+    await produce(topology.bootstrap, topology.outbound, [control], partition=lambda r: 0)
+    await produce(topology.bootstrap, topology.inbound, [binary], partition=lambda r: 0)
+    after = [send("s-after-big", "+13125559000")]
+    await produce(topology.bootstrap, topology.outbound, after, partition=lambda r: 0)
+    async with Collector(topology.bootstrap, topology.outputs) as out:
+        def letters(c):
+            return [r for r in c.records[topology.deadletter] if r.get("payload_truncated")]
+
+        await out.until(lambda c: len(letters(c)) >= 2 and "s-after-big" in outbound_ids(c, topology))
+        by_hash = {r["payload_sha256"]: r for r in letters(out)}
+    for original, topic in ((control, topology.outbound), (binary, topology.inbound)):
+        record = by_hash[hashlib.sha256(original).hexdigest()]
+        assert record["payload_size"] == len(original) and record["source_topic"] == topic
+    assert worker.get("/health")[0] == 200
