@@ -6,6 +6,7 @@ import logging
 
 import faust
 
+from app.runtime import quiet_logs
 from app.runtime.faust_app import build_app
 from app.settings import Settings
 
@@ -16,6 +17,7 @@ class Worker(faust.Worker):
         # every debug call in aiokafka/Faust build a log record: costly per message.
         self.spinner = None
         logger.setLevel(level)
+        quiet_logs.install(logger)
 
 
 def run_worker(settings: Settings) -> None:
