@@ -57,7 +57,8 @@ class Host:
         self.worker_id = settings.group_instance_id or f"{socket.gethostname()}-{settings.web_port}"
         self.ownership = Ownership()
         self.stores = RocksStores(settings)
-        self.progress_outage = Outage(log, "progress reports (broker unreachable?)")
+        self.broker_outage = Outage(log, "broker unreachable")
+        self.progress_outage = Outage(log, "progress reports")
         self.reader_outage = Outage(log, "progress reader")
         self.rebalancing = True
         self.assigned_once = False
@@ -92,6 +93,7 @@ class Host:
             asyncio.ensure_future(self._guard("engine loop", self.loop.run())),
             asyncio.ensure_future(self._guard("progress reports", self._publish_progress())),
             asyncio.ensure_future(self._guard("progress reader", self._read_progress())),
+            asyncio.ensure_future(self._guard("broker probe", self._probe_broker())),
         ]
         self.started = True
 
@@ -166,6 +168,19 @@ class Host:
                 outage.failed(clock_ms(), exc)
                 await asyncio.sleep(outage.backoff_s())
 
+    async def _probe_broker(self) -> None:
+        """Ask the broker something small every second: health says when it does not answer."""
+        probe = [TP(self.settings.progress_topic, 0)]
+        while True:
+            try:
+                await asyncio.wait_for(self.outputs.end_offsets(probe), 3)
+                self.broker_outage.ok(clock_ms())
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                self.broker_outage.failed(clock_ms(), exc)
+            await asyncio.sleep(1)
+
     async def _read_progress(self) -> None:
         outage = self.reader_outage
         watermarks = self.processor.watermarks
@@ -210,7 +225,7 @@ class Host:
         elif self.rebalancing:
             problems.insert(0, "rebalancing")
         now = clock_ms()
-        for outage in (self.progress_outage, self.reader_outage):
+        for outage in (self.broker_outage, self.progress_outage, self.reader_outage):
             if outage.failing_since_ms is not None and now - outage.failing_since_ms > 2000:
                 problems.append(f"{outage.what} failing for {(now - outage.failing_since_ms) / 1000:.1f} s: "
                                 f"{outage.last_error}")
