@@ -150,8 +150,9 @@ class ProjectSystem:
     """`python -m app worker` with its real settings, only topic names / ports / dirs set."""
 
     name = "project"
-    label = "this project (Faust worker)"
+    label = "this project (at-least-once)"
     filters = True
+    guarantee = "at_least_once"
 
     def __init__(self) -> None:
         self.python = sys.executable
@@ -175,6 +176,7 @@ class ProjectSystem:
             "OPTOUT_CONSENT_TOPIC": topo.extra["consent"],
             "OPTOUT_REVIEW_TOPIC": topo.extra["review"],
             "OPTOUT_INPUT_PARTITIONS": str(cfg.input_partitions),
+            "OPTOUT_PROCESSING_GUARANTEE": self.guarantee,
         }
 
     def settings(self, env: dict[str, str]):  # type: ignore[no-untyped-def]
@@ -206,6 +208,14 @@ class ProjectSystem:
         full = {**_base_env(env["KAFKA_BOOTSTRAP_SERVERS"]), **env,
                 "OPTOUT_DATA_DIR": str(data_dir), "OPTOUT_WEB_PORT": str(port)}
         return Worker([self.python, "-m", "app", "worker"], env=full, log_path=log_path, port=port)
+
+
+class ProjectExactlyOnce(ProjectSystem):
+    """The same worker with ``OPTOUT_PROCESSING_GUARANTEE=exactly_once`` (Kafka transactions)."""
+
+    name = "project_eos"
+    label = "this project (exactly-once)"
+    guarantee = "exactly_once"
 
 
 class Worker(Proc):
@@ -245,6 +255,7 @@ def all_systems(cfg: Config) -> dict[str, Any]:
         "aiokafka_loop": ScriptSystem("aiokafka_loop", "A: aiokafka loop", "aiokafka_loop.py", sys.executable),
         "quixstreams": ScriptSystem("quixstreams", "quixstreams", "quix_filter.py", quix_python),
         "project": ProjectSystem(),
+        "project_eos": ProjectExactlyOnce(),
     }
     unknown = [s for s in cfg.systems if s not in known]
     if unknown:
