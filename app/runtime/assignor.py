@@ -22,10 +22,11 @@ class Ownership:
 
     def __init__(self) -> None:
         self.owners: dict[int, str] = {}  # routed partition -> owner's web URL
+        self.standbys: set[int] = set()  # routed partitions this worker keeps a warm copy of
         self.generation = 0
 
 
-def make_assignor(url: str, instance: str, routed_topic: str, ownership: Ownership) -> type:
+def make_assignor(url: str, instance: str, routed_topic: str, ownership: Ownership, standby_replicas: int = 0) -> type:
     class CoPartitionedAssignor(AbstractPartitionAssignor):
         name = "sms-optout-copartitioned"
         version = 0
@@ -60,7 +61,15 @@ def make_assignor(url: str, instance: str, routed_topic: str, ownership: Ownersh
                     plan[member][topic].append(p)
                     if topic == routed_topic:
                         owners[str(infos[member].get("url") or "")].append(p)
-            user_data = dumps({"owners": owners, "members": n})
+            # standby replicas: routed partition p is kept warm by the next member(s) after its owner
+            standbys: dict[str, list[int]] = collections.defaultdict(list)
+            routed = sorted(cluster.partitions_for_topic(routed_topic) or ())
+            routed_members = [m for m in order if routed_topic in members[m].subscription]
+            for p in routed:
+                for k in range(1, min(standby_replicas, len(routed_members) - 1) + 1):
+                    member = routed_members[(p + k) % len(routed_members)]
+                    standbys[str(infos[member].get("url") or "")].append(p)
+            user_data = dumps({"owners": owners, "standbys": standbys, "members": n})
             return {
                 m: ConsumerProtocolMemberAssignment(cls.version, sorted(plan[m].items()), user_data) for m in order
             }
@@ -70,8 +79,10 @@ def make_assignor(url: str, instance: str, routed_topic: str, ownership: Ownersh
             try:
                 data = loads(assignment.user_data) if assignment.user_data else {}
                 ownership.owners = {p: owner for owner, parts in data.get("owners", {}).items() for p in parts}
+                ownership.standbys = set(data.get("standbys", {}).get(url, ()))
             except (ValueError, AttributeError):
                 ownership.owners = {}
+                ownership.standbys = set()
             ownership.generation += 1
 
     return CoPartitionedAssignor

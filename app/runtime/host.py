@@ -31,6 +31,7 @@ from app.runtime.kafka_ports import (
     KafkaTransactionalOutputs,
     Listener,
     ProgressReader,
+    StandbyReader,
 )
 from app.runtime.rocks import RocksStores
 from app.settings import Settings
@@ -70,7 +71,7 @@ class Host:
     def _build(self) -> None:
         """The Kafka clients and the loop (aiokafka wants a running event loop)."""
         s = self.settings
-        assignor = make_assignor(s.web_url, self.worker_id, s.routed_topic, self.ownership)
+        assignor = make_assignor(s.web_url, self.worker_id, s.routed_topic, self.ownership, s.standby_replicas)
         self.source = KafkaSource(s, assignor)
         exactly_once = s.processing_guarantee == "exactly_once"
         self.outputs = KafkaTransactionalOutputs(s) if exactly_once else KafkaOutputs(s)
@@ -78,6 +79,7 @@ class Host:
         self.loop = EngineLoop(s, self.processor, self.source, self.outputs, self.changelog, self.stores, clock_ms)
         self.publisher = ProgressPublisher(s, self.loop, self.source, self.outputs, self.worker_id, clock_ms)
         self.progress = ProgressReader(s)
+        self.standby = StandbyReader(s)
 
     async def start(self) -> None:
         s = self.settings
@@ -87,6 +89,7 @@ class Host:
         await self.outputs.start(outputs)
         self._set_sources()
         await self.progress.start()
+        await self.standby.start()
         listener = Listener(self.loop, self._on_rebalance)
         await self.source.start([s.inbound_topic, s.outbound_topic, s.status_topic, s.routed_topic], listener)
         self._tasks = [
@@ -94,6 +97,7 @@ class Host:
             asyncio.ensure_future(self._guard("progress reports", self._publish_progress())),
             asyncio.ensure_future(self._guard("progress reader", self._read_progress())),
             asyncio.ensure_future(self._guard("broker probe", self._probe_broker())),
+            asyncio.ensure_future(self._guard("standby replicas", self._keep_standbys())),
         ]
         self.started = True
 
@@ -113,7 +117,8 @@ class Host:
         for task in self._tasks:
             with contextlib.suppress(BaseException):
                 await task
-        for closer in (self.source.stop, self.progress.stop, self.changelog.stop, self.outputs.stop):
+        for closer in (self.source.stop, self.progress.stop, self.standby.stop, self.changelog.stop,
+                       self.outputs.stop):
             with contextlib.suppress(Exception):
                 await closer()
         self.stores.close_all()
@@ -140,6 +145,7 @@ class Host:
             assigned = self.source.assignment()
             # stores of routed partitions not assigned any more are closed
             keep = {tp.partition for tp in assigned if tp.topic == self.settings.routed_topic}
+            keep |= self.ownership.standbys
             for partition in list(self.stores.open_stores):
                 if partition not in keep and partition not in self.loop.recovering:
                     self.stores.close(partition)
@@ -162,6 +168,33 @@ class Host:
                 await self.publisher.cycle()
                 outage.ok(clock_ms())
                 await asyncio.sleep(interval)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                outage.failed(clock_ms(), exc)
+                await asyncio.sleep(outage.backoff_s())
+
+    def _standby_partitions(self) -> set[int]:
+        """Standbys that are not (being made) active here: only those may be written by the tail."""
+        active = {tp.partition for tp in self.source.assignment() if tp.topic == self.settings.routed_topic}
+        return {p for p in self.ownership.standbys
+                if p not in active and p not in self.loop.recovering and not self.processor.is_open(p)}
+
+    async def _keep_standbys(self) -> None:
+        """Warm copies of other workers' table partitions: a takeover then recovers only the tail."""
+        outage = Outage(log, "standby replicas")
+        while True:
+            try:
+                wanted = self._standby_partitions() if not self.rebalancing else set()
+                self.standby.follow({p: self.stores.open(p).changelog_next() for p in wanted})
+                for partition, records in (await self.standby.poll()).items():
+                    if partition not in self._standby_partitions():
+                        continue  # became active while we waited: recovery owns the store now
+                    store = self.stores.open(partition)
+                    fresh = [r for r in records if r[0] >= store.changelog_next()]
+                    if fresh:
+                        store.write({k: v for _, k, v in fresh if v is not None}, fresh[-1][0] + 1)
+                outage.ok(clock_ms())
             except asyncio.CancelledError:
                 raise
             except Exception as exc:

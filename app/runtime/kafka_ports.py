@@ -374,3 +374,37 @@ class ProgressReader:
 
     async def stop(self) -> None:
         await self.consumer.stop()
+
+
+class StandbyReader:
+    """Tails the changelog partitions this worker keeps warm copies of (standby replicas)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap(settings), enable_auto_commit=False,
+                                         group_id=None, isolation_level="read_committed",
+                                         fetch_max_wait_ms=100, max_partition_fetch_bytes=4 * 1024 * 1024)
+        self.partitions: set[int] = set()
+
+    async def start(self) -> None:
+        await self.consumer.start()
+
+    def follow(self, positions: dict[int, int]) -> None:
+        """Tail exactly these partitions, each from its store's changelog position."""
+        if set(positions) == self.partitions:
+            return
+        tps = {p: TopicPartition(self.settings.changelog_topic, p) for p in positions}
+        self.consumer.assign(list(tps.values()))
+        for p, tp in tps.items():
+            self.consumer.seek(tp, positions[p])
+        self.partitions = set(positions)
+
+    async def poll(self) -> dict[int, list[tuple[int, bytes, bytes | None]]]:
+        if not self.partitions:
+            await asyncio.sleep(0.2)
+            return {}
+        batches = await self.consumer.getmany(timeout_ms=200, max_records=10_000)
+        return {tp.partition: [(r.offset, r.key or b"", r.value) for r in records] for tp, records in batches.items()}
+
+    async def stop(self) -> None:
+        await self.consumer.stop()
