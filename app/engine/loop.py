@@ -58,7 +58,7 @@ class EngineLoop:
         self.outage = Outage(log, "processing")
         self._moved_ms: dict[TP, int] = {}  # last time each partition advanced or was caught up
         self._last_pos: dict[TP, int] = {}
-        self.fetch_timeout_ms = settings.fetch_max_wait_ms * 5
+        self.fetch_timeout_ms = settings.fetch_max_wait_ms
         self.stopped = False
         self.dirty = False  # a step was interrupted: rewind before anything else
 
