@@ -166,7 +166,7 @@ async def inject_faults(spec: ScenarioSpec, scale: Scale, fleet: Fleet, gen: Gen
             result.notes.append(f"fault {i + 1} of {planned} skipped: the load was over (the extended load "
                                 f"reached its limit while earlier faults were being repaired)")
             continue
-        if gen.offset_s() > at_offset + 1:
+        if gen.offset_s() > at_offset + 2:
             result.notes.append(f"fault {i + 1} at +{gen.offset_s():.0f} s instead of +{at_offset:.0f} s "
                                 f"(earlier faults took long to repair)")
         if spec.fault == "broker":
