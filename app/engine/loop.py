@@ -66,6 +66,12 @@ class EngineLoop:
 
     async def on_assigned(self, tps: set[TP]) -> None:
         async with self.lock:
+            # reconcile: anything held for a routed partition that is not ours any more goes
+            # (a rewind during a rebalance may have started recovering the old assignment)
+            held_here = set(self.recovering) | set(self.processor.states)
+            stale = {TP(self.routed_topic, p) for p in held_here} - set(tps)
+            if stale:
+                self._forget(stale)
             if self.outputs.transactional:
                 # fence the partitions' previous producers first: their open transactions
                 # are aborted, so recovery and reading see only what was committed
@@ -133,6 +139,9 @@ class EngineLoop:
                 async with self.lock:
                     if self.recovering.get(partition) is not asyncio.current_task():
                         return  # revoked meanwhile
+                    if tp not in self.source.assignment():
+                        del self.recovering[partition]
+                        return  # not ours (a rebalance is under way): the next assignment decides
                     await self.source.seek_to_committed({tp})
                     self.processor.open_partition(PartitionState(partition, store))
                     del self.recovering[partition]

@@ -147,7 +147,8 @@ class Host:
             keep = {tp.partition for tp in assigned if tp.topic == self.settings.routed_topic}
             keep |= self.ownership.standbys
             for partition in list(self.stores.open_stores):
-                if partition not in keep and partition not in self.loop.recovering:
+                if partition not in keep and partition not in self.loop.recovering \
+                        and not self.processor.is_open(partition):
                     self.stores.close(partition)
             log.info("assigned %d partition(s): %s", len(assigned), ", ".join(
                 f"{t}{sorted(tp.partition for tp in assigned if tp.topic == t)}"
