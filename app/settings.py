@@ -67,7 +67,7 @@ class Settings(BaseSettings):
     processing_guarantee: Literal["at_least_once", "exactly_once"] = "at_least_once"
     commit_interval_ms: int = Field(default=100, ge=1, le=60_000,
                                     description="How often processed work is made durable (checkpoint).")
-    progress_interval_ms: int = Field(default=5, ge=1, le=10_000,
+    progress_interval_ms: int = Field(default=10, ge=1, le=10_000,
                                       description="How often a router reports the replies it has routed.")
     stall_ms: int = Field(default=10_000, ge=100,
                           description="A partition that does not move, or a send held, this long: not ready.")
