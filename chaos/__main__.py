@@ -69,6 +69,7 @@ async def amain(args: argparse.Namespace) -> int:
         notes.append("broker-restart skipped: KAFKA_BOOTSTRAP_SERVERS is set (that broker cannot be restarted here)")
         print(f"chaos: {notes[-1]}")
     started_at = report.now_iso()
+    runtime_at_start = report.runtime_fingerprint()
     bootstrap, ours = (None, None)
     if any(not s.own_broker for s in specs):
         print("chaos: shared broker ...")
@@ -91,13 +92,15 @@ async def amain(args: argparse.Namespace) -> int:
         "scale": {"name": scale.name, "rate": scale.rate, "duration_s": scale.duration_s, "numbers": scale.numbers,
                   "replying": scale.replying, "kills": scale.kills, "partitions": scale.partitions,
                   "input_partitions": scale.input_partitions, "probe_interval_s": scale.probe_interval_s},
-        "guarantees": guarantees, "seed": args.seed, "strict_in_flight": args.strict_in_flight, "notes": notes,
+        "runtime_at_start": runtime_at_start, "guarantees": guarantees, "seed": args.seed, "strict_in_flight": args.strict_in_flight, "notes": notes,
     })
     json_path, md_path = report.write(doc, Path(args.out))
     print("\nchaos: summary")
     for r in results:
         print(f"  [{r.spec.letter}] {r.spec.name:15} {r.guarantee:14} {'OK' if r.ok else 'FAILED'}"
               + ("" if r.ok else ": " + "; ".join(r.failures)))
+    if runtime_at_start and runtime_at_start != doc["runtime_at_end"]:
+        print(f"chaos: WARNING: app/ changed during the run ({runtime_at_start} -> {doc['runtime_at_end']})")
     print(f"chaos: wrote {json_path} and {md_path}")
     return 0 if doc["ok"] else 1
 

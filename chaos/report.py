@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import platform
 import subprocess
@@ -29,6 +30,22 @@ def commit() -> str | None:
         return None
 
 
+def runtime_fingerprint() -> str | None:
+    """HEAD plus a hash of the uncommitted changes under app/: two different values mean the
+    worker code changed between them (workers (re)started in between may have run either)."""
+    try:
+        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True, text=True)
+        if head.returncode != 0:
+            return None
+        diff = subprocess.run(["git", "diff", "HEAD", "--", "app"], cwd=REPO, capture_output=True).stdout
+        untracked = subprocess.run(["git", "ls-files", "--others", "--exclude-standard", "--", "app"], cwd=REPO,
+                                   capture_output=True).stdout
+        extra = hashlib.sha1(diff + untracked).hexdigest()[:8] if (diff or untracked) else "clean"
+        return f"{head.stdout.strip()[:12]}+{extra}"
+    except OSError:
+        return None
+
+
 def build(results: list[ScenarioResult], meta: dict[str, Any]) -> dict[str, Any]:
     per_guarantee: dict[str, dict[str, int]] = {}
     for r in results:
@@ -50,6 +67,7 @@ def build(results: list[ScenarioResult], meta: dict[str, Any]) -> dict[str, Any]
         "scenarios": [r.to_dict() for r in results],
         "machine": {"python": platform.python_version(), "platform": platform.platform()},
         "commit": commit(),
+        "runtime_at_end": runtime_fingerprint(),
     }
 
 
@@ -61,6 +79,9 @@ def markdown(doc: dict[str, Any]) -> str:
         f"({doc['scale']['rate']:,.0f} sends/s for {doc['scale']['duration_s']:.0f} s per scenario, "
         f"{doc['scale']['numbers']:,} numbers, {doc['scale']['replying']} replying), commit {doc.get('commit')}. "
         f"Result: **{'OK' if doc['ok'] else 'FAILED'}**.",
+        *(["", f"**The worker code (app/) changed during this run** ({doc['runtime_at_start']} at the start, "
+           f"{doc['runtime_at_end']} at the end): workers (re)started in between may have run either."]
+          if doc.get("runtime_at_start") and doc.get("runtime_at_start") != doc.get("runtime_at_end") else []),
         "",
         "| scenario | guarantee | result | faults | sends | delivered | suppressed | dead-lettered | lost | "
         "duplicated sends | delivered+suppressed | violations: at request (+ STOP in flight) / after STOP ack / "

@@ -42,5 +42,8 @@ def test_json_and_markdown_render_ok_failed_and_errored_runs(tmp_path):
     assert "| a. kill-restart (1 w) | at_least_once | OK |" in text
     assert "FAILED" in text and "ERROR" in text and "1 send(s) lost" in text
     assert "fault 2 of 2 skipped" in text
+    assert "changed during this run" not in text
+    doc["runtime_at_start"], doc["runtime_at_end"] = "abc+clean", "def+clean"
+    assert "**The worker code (app/) changed during this run** (abc+clean" in report.markdown(doc)
     for r in results:
         assert r.summary()
