@@ -24,7 +24,16 @@ from tqdm import tqdm
 
 from bench import data, live, report, verify
 from bench.config import REPO, Config
-from bench.kafka_io import Admin, LiveCollector, Watermarks, bulk_produce, default_partition, paced_producer, read_until
+from bench.kafka_io import (
+    Admin,
+    CommittedCounter,
+    LiveCollector,
+    Watermarks,
+    bulk_produce,
+    default_partition,
+    paced_producer,
+    read_until,
+)
 from bench.procmon import CpuSampler, peak_rss_mib
 from bench.sut import QUIX_VENV, Proc, ProjectSystem, all_systems, free_port, stop_all
 from bench.verify import COMPLIANCE, PROVIDER, SUPPRESSED, VerificationError
@@ -242,7 +251,8 @@ class Bench:
             # confirmation each) are on the broker. /stats counts an opt-out before its outputs
             # are written; a worker stopped in between was seen to lose those outputs for good.
             consent = topo.extra["consent"]
-            wm = Watermarks(self.bootstrap, [consent, topo.provider])
+            transactional = getattr(system, "guarantee", "") == "exactly_once"
+            wm = (CommittedCounter if transactional else Watermarks)(self.bootstrap, [consent, topo.provider])
             with tqdm(total=want, desc=f"{label}: worker records opt-outs", unit="opt-out", unit_scale=True,
                       leave=False) as bar:
                 while True:
@@ -277,7 +287,8 @@ class Bench:
         n = len(self.ds.sends)
         extra_records = len(compliance or ())
         sampler = CpuSampler(proc.pid).start()
-        wm = Watermarks(self.bootstrap, list(topo.roles))
+        transactional = getattr(system, "guarantee", "") == "exactly_once"
+        wm = (CommittedCounter if transactional else Watermarks)(self.bootstrap, list(topo.roles))
         # Wait for N outputs; a system that stops producing outputs (120 s before its first
         # one, 30 s after) is verified as it is, so the failure names what is missing.
         last_total, last_change = -1, time.monotonic()
