@@ -77,6 +77,8 @@ class EngineLoop:
                 # are aborted, so recovery and reading see only what was committed
                 for tp in tps:
                     await self.outputs.open_task(tp)
+                # offsets committed by the fenced owner up to now count: read from them
+                await self.source.seek_to_committed({tp for tp in tps if tp.topic != self.routed_topic})
             now = self.clock_ms()
             for tp in tps:
                 self._moved_ms[tp] = now
