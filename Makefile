@@ -18,6 +18,7 @@ help:
 	@echo "make topics       create the topics and check partition counts"
 	@echo "make schemas      re-export the JSON Schemas from schemas/"
 	@echo "make bench        benchmark vs. aiokafka / passthrough / quixstreams baselines (see bench/README.md)"
+	@echo "make chaos        SIGKILLed workers, takeovers, a restarted broker, full size, both guarantees (chaos/README.md)"
 
 $(VENV)/.installed: pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python >= 3.11 is required (set PYTHON=python3.11)")'
@@ -47,7 +48,7 @@ test: install lint
 
 # ruff: style, and no private attribute access outside app/runtime (pyproject.toml)
 lint: install
-	$(PY) -m ruff check app schemas tests bench
+	$(PY) -m ruff check app schemas tests bench chaos
 
 test-unit: install
 	$(PY) -m pytest tests/unit
@@ -70,7 +71,7 @@ bench: install $(VENV)/.bench-installed
 # Fault injection (chaos/): SIGKILLed workers and a restarted broker at full size; exit 1 on
 # any violation; results in chaos/results/latest.{md,json}.
 chaos: install
-	$(PY) -m chaos
+	$(PY) -m chaos --guarantee at_least_once,exactly_once
 
 clean:
 	rm -rf $(VENV) .data .pytest_cache

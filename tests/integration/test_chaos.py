@@ -43,9 +43,11 @@ async def test_one_worker_killed_and_restarted_loses_nothing(topology, workers, 
     assert_clean(result)
 
 
-async def test_two_workers_one_killed_twice_the_other_takes_over(topology, workers, tmp_path):
+@pytest.mark.parametrize("guarantee", ["at_least_once", "exactly_once"])
+async def test_two_workers_one_killed_twice_the_other_takes_over(topology, workers, tmp_path, guarantee):
+    """Under exactly-once, any duplicate (send, consent record, confirmation) also fails."""
     result = await run_scenario(SCENARIOS["takeover"], SMALL, bootstrap=topology.bootstrap, work_dir=tmp_path,
-                                topology=topology, started=workers)
+                                topology=topology, started=workers, guarantee=guarantee)
     assert_clean(result)
 
 
