@@ -213,8 +213,10 @@ class Decider:
         number = routed["number"]
         message = routed["message"]
         state = self.lookup(table, number, routed["account_id"])
-        requested_ms = routed.get("requested_at_ms")
-        requested_at = from_timestamp_ms(requested_ms) if isinstance(requested_ms, int) else None
+        requested_at = None
+        if state is not None and state.resubscribed_at is not None:  # only then can it matter
+            requested_ms = routed.get("requested_at_ms")
+            requested_at = from_timestamp_ms(requested_ms) if isinstance(requested_ms, int) else None
         decision = decide(state, requested_at)
         if decision.deliver:
             self.stats.count("forwarded")

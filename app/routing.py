@@ -13,6 +13,7 @@ malformed ones are dead-lettered with the original bytes. No Faust here.
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Callable
 from datetime import datetime
@@ -155,7 +156,7 @@ class Router:
         """When the send was requested: its record timestamp, never later than now
         (a send is held until replies are routed up to this time, so a time in the
         future would hold it, and every send behind it, until then)."""
-        now_ms = int(self.clock().timestamp() * 1000)
+        now_ms = time.time_ns() // 1_000_000 if self.clock is utcnow else int(self.clock().timestamp() * 1000)
         ts = origin.timestamp_ms
         return now_ms if ts is None or ts < 0 or ts > now_ms else ts
 

@@ -34,8 +34,9 @@ class SourcePort(Protocol):
 
 class OutputPort(Protocol):
     """The producer. ``send`` hands records over (in order per partition) and returns
-    an awaitable that resolves when the broker acknowledged all of them (in the order
-    given) and raises :class:`DeliveryError` if any was refused.
+    an awaitable that resolves when the broker acknowledged all of them and raises
+    :class:`DeliveryError` if any was refused; its result says where they went (at
+    least the last offset written per partition).
 
     ``task`` is the input partition whose records made the outputs. Under
     exactly-once (``transactional``) each task has its own transactional producer

@@ -99,7 +99,7 @@ class Processor:
         return by_task
 
     def _route(self, record: InRecord, out: list[Output]) -> None:
-        origin = Origin(record.topic, record.partition, record.offset, record.timestamp_ms)
+        origin = Origin(record.topic, record.partition, record.offset, record.timestamp)
         try:
             output = self.router.route(origin, record.key, record.value)
         except Exception as exc:  # a bug must not drop the record
@@ -197,7 +197,7 @@ class Processor:
     def _internal_error(self, record: InRecord, exc: BaseException) -> Output:
         log.exception("internal error on %s[%d]@%d; dead-lettering", record.topic, record.partition, record.offset)
         self.stats.count("dead_lettered")
-        origin = Origin(record.topic, record.partition, record.offset, record.timestamp_ms)
+        origin = Origin(record.topic, record.partition, record.offset, record.timestamp)
         return dead_letter(self.settings.deadletter_topic, origin,
                            f"internal error while processing: {type(exc).__name__}: {exc}", record.value, record.key)
 

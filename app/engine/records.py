@@ -13,16 +13,17 @@ class TP(NamedTuple):
 
 
 class InRecord:
-    """One fetched record."""
+    """One fetched record (the fields of aiokafka's ``ConsumerRecord`` the engine reads,
+    so a runtime may hand those over as they are; ``timestamp`` is in milliseconds)."""
 
-    __slots__ = ("key", "offset", "partition", "timestamp_ms", "topic", "value")
+    __slots__ = ("key", "offset", "partition", "timestamp", "topic", "value")
 
-    def __init__(self, topic: str, partition: int, offset: int, timestamp_ms: int | None,
+    def __init__(self, topic: str, partition: int, offset: int, timestamp: int | None,
                  key: bytes | None, value: bytes | None) -> None:
         self.topic = topic
         self.partition = partition
         self.offset = offset
-        self.timestamp_ms = timestamp_ms
+        self.timestamp = timestamp
         self.key = key
         self.value = value
 
