@@ -181,13 +181,17 @@ class Bench:
         diff = git("diff", "HEAD", "--", *paths) + git("ls-files", "--others", "--exclude-standard", "--", *paths)
         import hashlib
 
+        # the trees of the measured code, not the commit: other files may be committed meanwhile
+        trees = " ".join(git("rev-parse", f"HEAD:{p}") for p in paths)
         return {"commit": git("rev-parse", "--short=12", "HEAD") or "unknown",
+                "code": hashlib.sha256(trees.encode()).hexdigest()[:12],
                 "uncommitted": hashlib.sha256(diff.encode()).hexdigest()[:12] if diff else None}
 
     def _check_code(self, label: str) -> dict:
         now = self.code_state()
         first = self.results.setdefault("code", now)
-        if now != first and not any("changed during the run" in n for n in self.results["notes"]):
+        same = (now["code"], now["uncommitted"]) == (first["code"], first["uncommitted"])
+        if not same and not any("changed during the run" in n for n in self.results["notes"]):
             note = (f"the project's code (app/, schemas/) changed during the run: {first} at the start, {now} "
                     f"at {label}; its runs did not all measure the same code")
             self.results["notes"].append(note)
