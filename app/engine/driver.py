@@ -179,8 +179,13 @@ class MemorySource:
         self.paused: set[TP] = set()
         self.positions: dict[TP, int] = {}
         self.max_records = max_records
+        self.during_fetch: Any = None  # an async callable run after positions moved, before returning
+        self.before_fetch: Any = None  # an async callable run before the records are taken
 
     async def fetch(self, timeout_ms: int) -> list[InRecord]:
+        if self.before_fetch is not None:
+            hook, self.before_fetch = self.before_fetch, None
+            await hook()
         out: list[InRecord] = []
         for tp in sorted(self.assigned - self.paused):
             pos = self.positions.setdefault(tp, self.broker.committed.get(tp, 0))
@@ -191,6 +196,9 @@ class MemorySource:
                 if r.status == COMMITTED:
                     out.append(InRecord(tp.topic, tp.partition, offset, r.timestamp_ms, r.key, r.value))
             self.positions[tp] = max(pos, stop)
+        if self.during_fetch is not None:
+            hook, self.during_fetch = self.during_fetch, None
+            await hook()
         await asyncio.sleep(0)
         return out
 

@@ -61,6 +61,7 @@ class EngineLoop:
         self.fetch_timeout_ms = settings.fetch_max_wait_ms
         self.stopped = False
         self.dirty = False  # a step was interrupted: rewind before anything else
+        self._seeks: dict[TP, int] = {}  # seeks per partition: records fetched across one are stale
 
     # ------------------------------------------------------------ rebalances
 
@@ -77,8 +78,13 @@ class EngineLoop:
                 # are aborted, so recovery and reading see only what was committed
                 for tp in tps:
                     await self.outputs.open_task(tp)
-                # offsets committed by the fenced owner up to now count: read from them
-                await self.source.seek_to_committed({tp for tp in tps if tp.topic != self.routed_topic})
+            # read from the offsets committed up to now (by a fenced owner too); whatever was
+            # fetched before this point is stale (routed partitions seek when recovered)
+            try:
+                await self._seek({tp for tp in tps if tp.topic != self.routed_topic})
+            except Exception as exc:  # the next step rewinds (and seeks) before anything else
+                log.warning("could not seek the assigned partitions to their committed offsets: %r", exc)
+                self.dirty = True
             now = self.clock_ms()
             for tp in tps:
                 self._moved_ms[tp] = now
@@ -144,7 +150,7 @@ class EngineLoop:
                     if tp not in self.source.assignment():
                         del self.recovering[partition]
                         return  # not ours (a rebalance is under way): the next assignment decides
-                    await self.source.seek_to_committed({tp})
+                    await self._seek({tp})
                     self.processor.open_partition(PartitionState(partition, store))
                     del self.recovering[partition]
                     self.source.resume({tp})
@@ -167,6 +173,7 @@ class EngineLoop:
             await self.step()
 
     async def step(self) -> None:
+        seeks = dict(self._seeks)
         try:
             records = await self.source.fetch(self.fetch_timeout_ms)
         except Exception as exc:
@@ -174,8 +181,23 @@ class EngineLoop:
             await self.sleep(self.outage.backoff_s())
             return
         async with self.lock:
+            if seeks != self._seeks:
+                # partitions sought (assignment, recovery, rewind) while this batch was fetched:
+                # their records may be from before the seek (processing them would decide them
+                # twice) or after it (the consumer's position is then past them): drop them and
+                # read those partitions from their committed offsets once more
+                sought = {tp for tp, n in self._seeks.items() if seeks.get(tp) != n}
+                if any((r.topic, r.partition) in sought for r in records):
+                    records = [r for r in records if (r.topic, r.partition) not in sought]
+                    try:
+                        await self._seek({tp for tp in sought if tp in self.source.assignment()})
+                    except Exception:
+                        self.dirty = True
+                        records = []
             if self.dirty:
                 await self._rewind()
+                if self.dirty:
+                    records = []  # not read from the committed offsets yet: process nothing
             try:
                 processor = self.processor
                 if records:
@@ -232,6 +254,12 @@ class EngineLoop:
             if not self.dirty and self.checkpoint.has_work(self.processor):
                 await self._commit()
 
+    async def _seek(self, tps: set[TP]) -> None:
+        """Read ``tps`` from their committed offsets (a batch fetched before is stale for them)."""
+        for tp in tps:
+            self._seeks[tp] = self._seeks.get(tp, 0) + 1
+        await self.source.seek_to_committed(tps)
+
     async def _rewind(self) -> None:
         """Forget everything not yet durable; read it all again."""
         self.dirty = False
@@ -247,8 +275,10 @@ class EngineLoop:
                 if tp.partition not in self.recovering:
                     self._start_recovery(tp.partition)
         others = {tp for tp in assignment if tp.topic != self.routed_topic}
-        with contextlib.suppress(Exception):  # if the broker is gone, the next fetch fails and we come back
-            await self.source.seek_to_committed(others)
+        try:
+            await self._seek(others)
+        except Exception:  # the broker is gone: rewind again at the next step, until a seek works
+            self.dirty = True
 
     # ------------------------------------------------------------ progress support
 
