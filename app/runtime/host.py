@@ -161,19 +161,34 @@ class Host:
 
     # ------------------------------------------------------------ progress
 
-    async def _publish_progress(self) -> None:
-        outage = self.progress_outage
-        interval = self.settings.progress_interval_ms / 1000
+    async def _forever(self, outage: Outage, once, pause_s: float = 0.0) -> None:  # type: ignore[no-untyped-def]
+        """Run ``once`` again and again; failures are retried with back-off and logged once
+        per outage (:class:`Outage`), which ``/health`` reports."""
         while True:
             try:
-                await self.publisher.cycle()
+                await once()
                 outage.ok(clock_ms())
-                await asyncio.sleep(interval)
+                if pause_s:
+                    await asyncio.sleep(pause_s)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
                 outage.failed(clock_ms(), exc)
-                await asyncio.sleep(outage.backoff_s())
+                await asyncio.sleep(max(pause_s, outage.backoff_s()))
+
+    async def _publish_progress(self) -> None:
+        await self._forever(self.progress_outage, self.publisher.cycle, self.settings.progress_interval_ms / 1000)
+
+    async def _read_progress(self) -> None:
+        watermarks = self.processor.watermarks
+
+        async def once() -> None:
+            for value in await self.progress.poll():
+                parsed = parse_progress(value)
+                if parsed is not None:
+                    watermarks.on_progress(*parsed)
+
+        await self._forever(self.reader_outage, once)
 
     def _standby_partitions(self) -> set[int]:
         """Standbys that are not (being made) active here: only those may be written by the tail."""
@@ -183,53 +198,28 @@ class Host:
 
     async def _keep_standbys(self) -> None:
         """Warm copies of other workers' table partitions: a takeover then recovers only the tail."""
-        outage = Outage(log, "standby replicas")
-        while True:
-            try:
-                wanted = self._standby_partitions() if not self.rebalancing else set()
-                self.standby.follow({p: self.stores.open(p).changelog_next() for p in wanted})
-                for partition, records in (await self.standby.poll()).items():
-                    if partition not in self._standby_partitions():
-                        continue  # became active while we waited: recovery owns the store now
-                    store = self.stores.open(partition)
-                    fresh = [r for r in records if r[0] >= store.changelog_next()]
-                    if fresh:
-                        store.write({k: v for _, k, v in fresh if v is not None}, fresh[-1][0] + 1)
-                outage.ok(clock_ms())
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                outage.failed(clock_ms(), exc)
-                await asyncio.sleep(outage.backoff_s())
+
+        async def once() -> None:
+            wanted = self._standby_partitions() if not self.rebalancing else set()
+            self.standby.follow({p: self.stores.open(p).changelog_next() for p in wanted})
+            for partition, records in (await self.standby.poll()).items():
+                if partition not in self._standby_partitions():
+                    continue  # became active while we waited: recovery owns the store now
+                store = self.stores.open(partition)
+                fresh = [r for r in records if r[0] >= store.changelog_next()]
+                if fresh:
+                    store.write({k: v for _, k, v in fresh if v is not None}, fresh[-1][0] + 1)
+
+        await self._forever(Outage(log, "standby replicas"), once)
 
     async def _probe_broker(self) -> None:
         """Ask the broker something small every second: health says when it does not answer."""
         probe = [TP(self.settings.progress_topic, 0)]
-        while True:
-            try:
-                await asyncio.wait_for(self.outputs.end_offsets(probe), 3)
-                self.broker_outage.ok(clock_ms())
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                self.broker_outage.failed(clock_ms(), exc)
-            await asyncio.sleep(1)
 
-    async def _read_progress(self) -> None:
-        outage = self.reader_outage
-        watermarks = self.processor.watermarks
-        while True:
-            try:
-                for value in await self.progress.poll():
-                    parsed = parse_progress(value)
-                    if parsed is not None:
-                        watermarks.on_progress(*parsed)
-                outage.ok(clock_ms())
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                outage.failed(clock_ms(), exc)
-                await asyncio.sleep(outage.backoff_s())
+        async def once() -> None:
+            await asyncio.wait_for(self.outputs.end_offsets(probe), 3)
+
+        await self._forever(self.broker_outage, once, pause_s=1.0)
 
     # ------------------------------------------------------------ for the web views
 
