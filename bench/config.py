@@ -62,7 +62,7 @@ class Config:
             recovery_records=_int("BENCH_RECOVERY_RECORDS", 50_000 if quick else 1_000_000),
             propagation_rounds=_int("BENCH_PROPAGATION_ROUNDS", 10 if quick else 30),
             budget_s=_float("BENCH_BUDGET_S", 780.0),
-            kafka_port=_int("BENCH_KAFKA_PORT", 39092),
+            kafka_port=_int("BENCH_KAFKA_PORT", 29092),  # below the ephemeral port range (32768+)
             bootstrap=os.environ.get("KAFKA_BOOTSTRAP_SERVERS") or None,
             systems=tuple(s.strip() for s in systems.split(",") if s.strip())
             or ("passthrough", "aiokafka_loop", "quixstreams", "project", "project_eos"),
