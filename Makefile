@@ -59,7 +59,7 @@ test-integration: install
 schemas: install
 	$(PY) -m schemas.export
 
-# Benchmark (bench/README.md): its own broker on BENCH_KAFKA_PORT (default 39092) unless
+# Benchmark (bench/README.md): its own broker on BENCH_KAFKA_PORT (default 29092) unless
 # KAFKA_BOOTSTRAP_SERVERS is set; results in bench/results/latest.{md,json,png}.
 $(VENV)/.bench-installed: $(VENV)/.installed pyproject.toml constraints.txt
 	$(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[bench]'
