@@ -76,6 +76,9 @@ class Decider:
 
     def lookup(self, table: Table, number: str, account_id: str) -> ConsentState | None:
         """The state that decides a send: in global scope an opt-out under either key counts."""
+        if self.scope != "global":  # one key (the hot path: once per send)
+            raw = table.get(f"{number}|{account_id}".encode())
+            return ConsentState.from_json(raw) if raw else None
         keys = [table_key(number, account_id)]
         if self.scope == "global":
             keys.insert(0, table_key(number, GLOBAL_ACCOUNT))

@@ -13,7 +13,6 @@ malformed ones are dead-lettered with the original bytes. No Faust here.
 
 from __future__ import annotations
 
-import time
 import uuid
 from collections.abc import Callable
 from datetime import datetime
@@ -48,10 +47,12 @@ def partition_for(number: str, partitions: int) -> int:
 
 class Router:
     def __init__(self, settings: Settings, stats: Stats, clock: Callable[[], datetime] = utcnow,
-                 new_id: Callable[[], str] = lambda: str(uuid.uuid4())) -> None:
+                 new_id: Callable[[], str] = lambda: str(uuid.uuid4()),
+                 clock_ms: Callable[[], int] | None = None) -> None:
         self.settings = settings
         self.stats = stats
         self.clock = clock
+        self.clock_ms = clock_ms or (lambda: int(self.clock().timestamp() * 1000))
         self.new_id = new_id
         self._region = settings.default_region
         self._max_bytes = settings.max_payload_bytes
@@ -156,7 +157,7 @@ class Router:
         """When the send was requested: its record timestamp, never later than now
         (a send is held until replies are routed up to this time, so a time in the
         future would hold it, and every send behind it, until then)."""
-        now_ms = time.time_ns() // 1_000_000 if self.clock is utcnow else int(self.clock().timestamp() * 1000)
+        now_ms = self.clock_ms()
         ts = origin.timestamp_ms
         return now_ms if ts is None or ts < 0 or ts > now_ms else ts
 

@@ -269,7 +269,8 @@ class Driver:
     async def start(self) -> None:
         s = self.settings
         self.stats = Stats()
-        router = Router(s, self.stats, clock=self.clock.dt, new_id=lambda: f"id{next(self._ids)}")
+        router = Router(s, self.stats, clock=self.clock.dt, new_id=lambda: f"id{next(self._ids)}",
+                        clock_ms=self.clock.ms)
         decider = Decider(s, self.stats, load_policy(s.keywords_file), clock=self.clock.dt)
         self.processor = Processor(s, router, decider, self.stats, self.clock.ms)
         self.processor.watermarks.set_sources(

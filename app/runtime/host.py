@@ -52,7 +52,7 @@ class Host:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.stats = Stats()
-        self.router = Router(settings, self.stats, clock=clock)
+        self.router = Router(settings, self.stats, clock=clock, clock_ms=clock_ms)
         self.decider = Decider(settings, self.stats, load_policy(settings.keywords_file), clock=clock)
         self.processor = Processor(settings, self.router, self.decider, self.stats, clock_ms)
         self.worker_id = settings.group_instance_id or f"{socket.gethostname()}-{settings.web_port}"
