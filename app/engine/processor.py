@@ -47,8 +47,6 @@ class Processor:
         self.stats = stats
         self.clock_ms = clock_ms
         self.routed_topic = settings.routed_topic
-        self.source_topics = frozenset({settings.inbound_topic, settings.outbound_topic, settings.status_topic})
-        self.reply_topics = frozenset({settings.inbound_topic, settings.status_topic})
         self.states: dict[int, PartitionState] = {}
         self.held: dict[int, deque[Held]] = {}
         self.positions: dict[TP, int] = {}  # next offset to process, per partition processed here

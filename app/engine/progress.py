@@ -33,7 +33,6 @@ class ProgressPublisher:
         self.worker_id = worker_id
         self.clock_ms = clock_ms
         self.reply_topics = frozenset({settings.inbound_topic, settings.status_topic})
-        self.published = 0
 
     async def cycle(self, wait_s: float | None = None) -> bool:
         """One report; False when this worker routes no reply partition that is caught up.
@@ -68,7 +67,6 @@ class ProgressPublisher:
         }
         output = Output(self.settings.progress_topic, dumps(record), key=self.worker_id.encode(), partition=0)
         await (await self.outputs.send([output]))
-        self.published += 1
         return True
 
 
