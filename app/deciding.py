@@ -6,12 +6,24 @@ so ``table`` is the partition-local view the adapter hands in.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, MutableMapping
 from datetime import datetime
 from typing import Any
 
 from app.domain.business_days import REVIEW_BUSINESS_DAYS, add_business_days
-from app.domain.consent import RECENT_IDS, ConsentEvent, ConsentState, Source, Transition, Verdict, apply_event
+from app.domain.consent import (
+    RECENT_IDS,
+    ConsentEvent,
+    ConsentState,
+    Source,
+    Transition,
+    Verdict,
+    apply_event,
+    fingerprint,
+    replay_token,
+    token_id,
+)
 from app.domain.decision import decide
 from app.domain.keywords import Intent, Rule
 from app.domain.policy import Policy
@@ -21,6 +33,7 @@ from app.settings import Settings
 from app.stats import Stats
 from app.suppression import suppressed
 
+logger = logging.getLogger(__name__)
 GLOBAL_ACCOUNT = "*"
 Table = MutableMapping[bytes, dict]
 
@@ -59,13 +72,15 @@ class Decider:
             return self._reply(routed, table)
         if kind == KIND_OPERATOR:
             self.stats.count("operator_opt_outs")
-            event = ConsentEvent(True, Source.OPERATOR, routed["message_id"], _time(routed), rule="operator")
+            event = ConsentEvent(True, Source.OPERATOR, routed["message_id"], _time(routed), rule="operator",
+                                 digest=fingerprint(routed["reason"], routed["requested_by"]))
             extra = {"reason": routed["reason"], "requested_by": routed["requested_by"]}
             return self._consent(routed, table, event, extra=extra)[1]
         if kind == KIND_PROVIDER:
             self.stats.count("provider_opt_outs")
             event = ConsentEvent(True, Source.PROVIDER, routed["message_id"], _time(routed),
-                                 rule=routed["rule"], matched=routed["error_code"])
+                                 rule=routed["rule"], matched=routed["error_code"],
+                                 digest=fingerprint(routed["provider"], routed["rule"], routed["error_code"]))
             return self._consent(routed, table, event, extra={"provider": routed["provider"]})[1]
         raise ValueError(f"unknown routed record kind {kind!r}")
 
@@ -109,14 +124,14 @@ class Decider:
         if found.intent in (Intent.OPT_OUT, Intent.OPT_IN):
             source = Source.PHRASE if found.rule is Rule.PHRASE else Source.KEYWORD
             event = ConsentEvent(found.intent is Intent.OPT_OUT, source, routed["message_id"], _time(routed),
-                                 rule=rule, matched=found.matched)
+                                 rule=rule, matched=found.matched, digest=fingerprint(routed["body"]))
             transition, outputs = self._consent(routed, table, event, body=routed["body"], intent=found.intent)
             if transition.verdict is Verdict.APPLIED:
                 texts = policy.texts
                 text = texts.opt_out_confirmation if event.opted_out else texts.opt_in_confirmation
                 outputs.append(self._compliance_sms(routed, text, "opt-out" if event.opted_out else "opt-in"))
             return outputs
-        if found.intent in (Intent.HELP, Intent.REVIEW) and not self._first_time(table, routed):
+        if found.intent in (Intent.HELP, Intent.REVIEW) and not self._first_time(table, routed, found.intent):
             self.stats.count("duplicates")
             return []  # a replayed HELP or review reply: answered or queued already
         if found.intent is Intent.HELP:
@@ -147,16 +162,24 @@ class Decider:
             return [log, Output(self.settings.review_topic, dumps(item), key=routed["number"].encode())]
         return []
 
-    def _first_time(self, table: Table, routed: dict) -> bool:
-        """Remember the message id of a reply that changes no consent state (HELP,
-        review), so that its replay is answered or queued only once."""
+    def _first_time(self, table: Table, routed: dict, intent: Intent) -> bool:
+        """Remember a reply that changes no consent state (HELP, review), so that its replay
+        is answered or queued only once. The same id with another text is not a replay."""
         key = replies_key(routed["number"], routed["account_id"])
         seen = table.get(key) or {}
-        ids = list(seen.get("recent_ids") or ())
-        if routed["message_id"] in ids:
+        tokens = list(seen.get("recent_ids") or ())
+        token = replay_token(routed["message_id"], intent.value, fingerprint(routed["body"]))
+        if token in tokens:
             return False
-        table[key] = {"recent_ids": [*ids, routed["message_id"]][-RECENT_IDS:]}
+        if any(token_id(t) == routed["message_id"] for t in tokens):
+            self._clash(routed)
+        table[key] = {"recent_ids": [*tokens, token][-RECENT_IDS:]}
         return True
+
+    def _clash(self, routed: dict) -> None:
+        self.stats.count("message_id_clashes")
+        logger.warning("message id %r was seen before with other content for the number ending %s: "
+                    "processed as a new reply, not a replay", routed["message_id"][:80], routed["number"][-4:])
 
     def _consent(self, routed: dict, table: Table, event: ConsentEvent, *, body: str | None = None,
                  intent: Intent = Intent.OPT_OUT, extra: dict[str, Any] | None = None,
@@ -165,10 +188,13 @@ class Decider:
         transition = self._apply(table, routed, event)
         if transition.verdict is Verdict.DUPLICATE:
             return transition, []
-        log = self._log(routed, intent, event.source, event.rule, event.matched, body,
-                        verdict=transition.verdict.value, previous=transition.previous,
-                        new=transition.new or transition.previous, extra=extra)
-        return transition, [log]
+        if transition.clash:
+            self._clash(routed)
+            extra = {**(extra or {}), "message_id_clash": True}
+        record = self._log(routed, intent, event.source, event.rule, event.matched, body,
+                           verdict=transition.verdict.value, previous=transition.previous,
+                           new=transition.new or transition.previous, extra=extra)
+        return transition, [record]
 
     def _compliance_sms(self, routed: dict, text: str, purpose: str) -> Output:
         """A reply the rules require: straight to the provider, exempt from the filter."""
@@ -205,6 +231,8 @@ class Decider:
             "scope": self.scope,
             **(extra or {}),
         }
+        if routed.get("coerced"):
+            record["coerced"] = routed["coerced"]
         return Output(self.settings.consent_topic, dumps(record), key=routed["number"].encode())
 
     # ------------------------------------------------------------ sends

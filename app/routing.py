@@ -13,22 +13,24 @@ malformed ones are dead-lettered with the original bytes. No Faust here.
 
 from __future__ import annotations
 
+import sys
 import uuid
 from collections.abc import Callable
 from datetime import datetime
-from functools import lru_cache
 
 from aiokafka.partitioner import murmur2
 from pydantic import ValidationError
 
+from app.domain.bounded_cache import BoundedCache
 from app.domain.decision import check_recipient
-from app.domain.numbers import NumberStatus, parse_number
+from app.domain.numbers import NumberStatus, parse_number, parse_recipient
 from app.domain.provider_codes import OptOutCodes
 from app.records import Origin, Output, dead_letter, dumps, from_timestamp_ms, iso, loads, utcnow
 from app.settings import Settings
 from app.stats import Stats
 from app.suppression import suppressed
 from schemas import InboundReply, OutboundRequest, StatusReceipt
+from schemas.inbound import MAX_ACCOUNT_CHARS, bounded_id
 
 KIND_REPLY = "reply"
 KIND_SEND = "send"
@@ -36,13 +38,23 @@ KIND_OPERATOR = "operator"
 KIND_PROVIDER = "provider"
 
 
-@lru_cache(maxsize=131072)
-def partition_for(number: str, partitions: int) -> int:
-    """Kafka's default (murmur2) partition for the key bytes ``number``.
+def _partition_cost(key: tuple[str, int], value: int) -> int:
+    return 104 + sys.getsizeof(key) + sys.getsizeof(key[0]) + sys.getsizeof(value)
 
-    The same function Faust's ``table_route`` uses to find the worker holding a key.
-    """
-    return (murmur2(number.encode()) & 0x7FFFFFFF) % partitions
+
+# keys are E.164 numbers we normalized (at most 16 characters): ~250 bytes an entry
+_partitions: BoundedCache[tuple[str, int], int] = BoundedCache(65_536, 16 * 1024 * 1024, _partition_cost)
+
+
+def partition_for(number: str, partitions: int) -> int:
+    """Kafka's default (murmur2) partition for the key bytes ``number`` (murmur2 in pure
+    Python costs ~3 µs, so the partitions of recent numbers are kept)."""
+    key = (number, partitions)
+    partition = _partitions.get(key)
+    if partition is None:
+        partition = (murmur2(number.encode()) & 0x7FFFFFFF) % partitions
+        _partitions.put(key, partition)
+    return partition
 
 
 class Router:
@@ -57,6 +69,7 @@ class Router:
         self._region = settings.default_region
         self._max_bytes = settings.max_payload_bytes
         self._max_body = settings.max_body_chars
+        self._skew_ms = settings.max_clock_skew_ms
         self._codes = OptOutCodes.parse(settings.provider_optout_codes)
 
     def route(self, origin: Origin, key: bytes | None, value: bytes | None) -> Output | None:
@@ -95,29 +108,60 @@ class Router:
             raise _Reject(f"body is {len(body)} characters, over the limit of {self._max_body}")
 
     def _route_reply(self, origin: Origin, data: dict) -> Output:
-        reply = _validate(InboundReply, data)
-        self._check_body(reply.body)
+        context: dict = {}
+        reply = _validate(InboundReply, data, context)
+        coerced: dict[str, str] = context.get("coerced", {})
+        body = reply.body
+        if len(body) > self._max_body:  # still classified: a reply is never lost to its size
+            coerced["body"] = f"{len(body)} characters: classified on the first {self._max_body}"
+            body = body[:self._max_body]
         sender = parse_number(reply.from_, self._region)
         if sender.status in (NumberStatus.MISSING, NumberStatus.UNPARSEABLE):
             raise _Reject(f"field 'from': {sender.error}")
-        event_time = reply.received_at or from_timestamp_ms(origin.timestamp_ms)
+        event_time = self._event_time(origin, reply.received_at, coerced)
         routed = {
             "kind": KIND_REPLY,
             "number": sender.e164,
             "account_id": reply.account_id,
-            "message_id": reply.message_id,
-            "body": reply.body,
+            "message_id": reply.message_id or f"{origin.topic}:{origin.partition}:{origin.offset}",
+            "body": body,
             "to": reply.to,
             "locale": reply.locale,
             "event_time": iso(event_time),
             "origin": [origin.topic, origin.partition, origin.offset],
         }
+        if coerced:
+            routed["coerced"] = coerced
+            self.stats.count("coerced_replies")
         return self._routed(sender.e164, routed)
+
+    def _event_time(self, origin: Origin, claimed: datetime | None, coerced: dict[str, str]) -> datetime:
+        """The event time of a reply: what the client says (else the record's timestamp), never
+        later than the record's timestamp, or the router's clock if earlier, plus the allowed
+        skew. Nothing a client writes can make a later opt-out stale."""
+        now_ms = self.clock_ms()
+        ts = origin.timestamp_ms
+        trusted_ms = now_ms if ts is None or ts < 0 else min(ts, now_ms)
+        bound_ms = trusted_ms + self._skew_ms
+        field = "received_at" if claimed is not None else "timestamp"
+        try:
+            event_ms = int(claimed.timestamp() * 1000) if claimed is not None else (
+                ts if ts is not None and ts >= 0 else now_ms)
+        except (OverflowError, ValueError, OSError):
+            event_ms = bound_ms + 1
+        if event_ms > bound_ms:
+            shown = claimed.isoformat() if claimed is not None else f"{ts} ms"
+            coerced[field] = (f"{shown} is later than the record's time plus {self._skew_ms // 1000} s: "
+                              "clamped to that bound")
+            return from_timestamp_ms(bound_ms)
+        if claimed is not None:
+            return claimed
+        return from_timestamp_ms(event_ms)
 
     def _route_send(self, origin: Origin, data: dict) -> Output:
         request = _validate(OutboundRequest, data)
         self._check_body(request.body)
-        recipient = parse_number(request.to, self._region)
+        recipient = parse_recipient(request.to, self._region)  # strict: never another number
         decision = check_recipient(recipient)
         if decision is not None:
             self.stats.suppressed(decision.reason)
@@ -125,7 +169,7 @@ class Router:
         routed = {
             "kind": KIND_SEND,
             "number": recipient.e164,
-            "account_id": request.account_id,
+            "account_id": bounded_id(request.account_id, MAX_ACCOUNT_CHARS),
             "message": data,
             "requested_at_ms": self._requested_at_ms(origin),
             "origin": [origin.topic, origin.partition, origin.offset],
@@ -143,12 +187,12 @@ class Router:
         routed = {
             "kind": KIND_PROVIDER,
             "number": recipient.e164,
-            "account_id": receipt.account_id,
+            "account_id": bounded_id(receipt.account_id, MAX_ACCOUNT_CHARS),
             "message_id": receipt.message_id,
             "provider": receipt.provider,
             "rule": rule,
             "error_code": str(receipt.error_code),
-            "event_time": iso(from_timestamp_ms(origin.timestamp_ms)),
+            "event_time": iso(from_timestamp_ms(self._requested_at_ms(origin))),
             "origin": [origin.topic, origin.partition, origin.offset],
         }
         return self._routed(recipient.e164, routed)
@@ -189,9 +233,9 @@ class _Reject(Exception):
     """The record is malformed: dead-letter it with this reason."""
 
 
-def _validate(model, data: dict):
+def _validate(model, data: dict, context: dict | None = None):
     try:
-        return model.model_validate(data)
+        return model.model_validate(data, context=context)
     except ValidationError as exc:
         problems = "; ".join(
             f"field '{'.'.join(str(p) for p in err['loc']) or '(root)'}': {err['msg']}" for err in exc.errors()

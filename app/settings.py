@@ -56,8 +56,14 @@ class Settings(BaseSettings):
     keywords_file: Path | None = None
     provider_optout_codes: str = DEFAULT_OPT_OUT_CODES
     admin_token: SecretStr | None = None
-    max_payload_bytes: int = Field(default=65536, ge=256)
+    # at most 900,000: every output (a dead letter, a suppression holding the request) then fits
+    # under the broker's default 1 MiB record limit
+    max_payload_bytes: int = Field(default=65536, ge=256, le=900_000)
     max_body_chars: int = Field(default=2000, ge=1)
+    max_clock_skew_ms: int = Field(
+        default=300_000, ge=0, le=86_400_000,
+        description="A reply's client-supplied time may be this much later than its record's timestamp "
+        "(or the worker's clock, if earlier); a later time is clamped to that bound.")
 
     # Kafka client tuning
     fetch_max_wait_ms: int = Field(default=10, ge=1, le=1500)

@@ -19,6 +19,8 @@ COUNTERS = (
     "duplicates",
     "stale",
     "receipts_ignored",
+    "message_id_clashes",
+    "coerced_replies",
 )
 
 

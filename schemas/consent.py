@@ -37,3 +37,9 @@ class ConsentRecord(BaseModel):
     requested_by: str | None = Field(default=None, description="Operator who asked.")
     provider: str | None = None
     scope: Literal["account", "global"]
+    coerced: dict[str, str] | None = Field(
+        default=None, description="Fields of the reply that were malformed or out of bounds, and what was done "
+        "(e.g. received_at: clamped to the record's time plus the allowed skew; account_id: 'default').")
+    message_id_clash: bool | None = Field(
+        default=None, description="true: an event with this message id but other content was seen before; "
+        "this one was processed as a new event, not as a replay.")

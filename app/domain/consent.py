@@ -4,20 +4,42 @@ The table value for ``(number, account)`` is a :class:`ConsentState`: whether
 the number is opted out, the evidence of the change that made it so, and the
 newest consent event seen for it.
 
-Ordering rule: consent events are ordered by ``(event_time, message_id)``.
-An event applies only if it is newer than the newest event already seen for
-the key; an older one is logged as ``stale`` and changes nothing. An event
-whose message id was already seen is a ``duplicate``: nothing happens.
+Ordering rule: consent events are ordered by ``(event_time, opt-out first,
+message_id)``: at the same event time an opt-out outranks an opt-in. An event
+applies only if it is newer than the newest event already seen for the key; an
+older one is logged as ``stale`` and changes nothing.
+
+Replays: an event is a ``duplicate`` (nothing happens) only if an event with
+the same message id *and* the same content (the state it asks for and a digest
+of its text) was seen. The same id with other content is a *clash*: the event
+is processed like any other, and the transition says so. An opt-out is never
+discarded as the replay of something that was not an opt-out.
 """
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import Enum
 from typing import Any
 
-RECENT_IDS = 16  # message ids remembered per key to recognise replays
+RECENT_IDS = 16  # events remembered per key to recognise replays
+
+
+def fingerprint(*parts: object) -> str:
+    """A digest of what an event says (its text, rule, code): with its id and the state it
+    asks for, what tells a replay from a different event that reuses an id."""
+    return hashlib.blake2b("\x1f".join(map(str, parts)).encode(), digest_size=8).hexdigest()
+
+
+def replay_token(message_id: str, intent: str, digest: str = "") -> str:
+    """What is remembered of an event: ``<id>#<intent>:<digest>``."""
+    return f"{message_id}#{intent}:{digest}"
+
+
+def token_id(token: str) -> str:
+    return token.rpartition("#")[0] or token
 
 
 class Source(str, Enum):
@@ -42,6 +64,11 @@ class ConsentEvent:
     event_time: datetime
     rule: str | None = None
     matched: str | None = None
+    digest: str = ""  # fingerprint() of the event's content
+
+    @property
+    def token(self) -> str:
+        return replay_token(self.message_id, "out" if self.opted_out else "in", self.digest)
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,7 +81,7 @@ class ConsentState:
     matched: str | None
     last_event_at: datetime  # newest consent event seen for this key
     last_message_id: str
-    recent_ids: tuple[str, ...] = ()
+    recent_ids: tuple[str, ...] = ()  # replay_token() of the latest events
     # event time of the opt-in that ended the latest opt-out (None: never re-subscribed);
     # a send requested before it was requested while, or before, the number was opted out
     resubscribed_at: datetime | None = None
@@ -95,6 +122,7 @@ class Transition:
     verdict: Verdict
     previous: ConsentState | None
     new: ConsentState | None  # what to store; None: store nothing
+    clash: bool = False  # the message id was seen before, with other content
 
     @property
     def opted_out(self) -> bool | None:
@@ -103,15 +131,25 @@ class Transition:
         return state.opted_out if state else None
 
 
-def _remember(ids: tuple[str, ...], message_id: str) -> tuple[str, ...]:
-    return (*ids, message_id)[-RECENT_IDS:]
+def _remember(ids: tuple[str, ...], token: str) -> tuple[str, ...]:
+    return (*ids, token)[-RECENT_IDS:]
 
 
 def apply_event(current: ConsentState | None, event: ConsentEvent) -> Transition:
-    if current is not None and event.message_id in current.recent_ids:
-        return Transition(Verdict.DUPLICATE, current, None)
-    if current is not None and (event.event_time, event.message_id) <= (current.last_event_at, current.last_message_id):
-        stored = replace(current, recent_ids=_remember(current.recent_ids, event.message_id))
+    token = event.token
+    clash = False
+    if current is not None:
+        if token in current.recent_ids:
+            return Transition(Verdict.DUPLICATE, current, None)
+        clash = any(token_id(seen) == event.message_id for seen in current.recent_ids)
+    transition = _apply(current, event, token)
+    return replace(transition, clash=True) if clash else transition
+
+
+def _apply(current: ConsentState | None, event: ConsentEvent, token: str) -> Transition:
+    if current is not None and (event.event_time, event.opted_out, event.message_id) <= (
+            current.last_event_at, current.opted_out, current.last_message_id):
+        stored = replace(current, recent_ids=_remember(current.recent_ids, token))
         if event.opted_out and not current.opted_out:
             # a late STOP: the number was opted out from its event time until some later
             # opt-in; sends requested before the newest event seen are decided fail-closed
@@ -123,7 +161,7 @@ def apply_event(current: ConsentState | None, event: ConsentEvent) -> Transition
             current,
             last_event_at=event.event_time,
             last_message_id=event.message_id,
-            recent_ids=_remember(current.recent_ids, event.message_id),
+            recent_ids=_remember(current.recent_ids, token),
         )
         return Transition(Verdict.UNCHANGED, current, stored)
     new = ConsentState(
@@ -135,7 +173,7 @@ def apply_event(current: ConsentState | None, event: ConsentEvent) -> Transition
         matched=event.matched,
         last_event_at=event.event_time,
         last_message_id=event.message_id,
-        recent_ids=_remember(current.recent_ids if current else (), event.message_id),
+        recent_ids=_remember(current.recent_ids if current else (), token),
         resubscribed_at=(
             event.event_time if current is not None and current.opted_out and not event.opted_out
             else (current.resubscribed_at if current else None)

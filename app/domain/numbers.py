@@ -1,13 +1,34 @@
-"""Phone number normalization to E.164 (pure; no Kafka, no Faust)."""
+"""Phone number normalization to E.164 (pure; no Kafka, no Faust).
+
+Two readings of what someone wrote:
+
+* :func:`parse_number` is lenient, for replies, operators and lookups: whatever
+  phonenumbers makes of it (letters read as vanity digits, invisible characters
+  dropped). A STOP is recorded under what it parses to: fail closed.
+* :func:`parse_recipient` is strict, for sends: only digits (of any script), one
+  leading plus and the usual separators; anything else (letters, invisible,
+  control or bidi characters) makes the recipient invalid. A send is never
+  rewritten to another person's number: the digits written must end with the
+  national number it parses to.
+
+Both reject anything longer than :data:`MAX_NUMBER_CHARS` before parsing, and
+both cache by the raw string in a cache bounded by entries and bytes.
+"""
 
 from __future__ import annotations
 
+import sys
+import unicodedata
 from dataclasses import dataclass
 from enum import Enum
-from functools import lru_cache
 
 import phonenumbers
 from phonenumbers import NumberParseException, PhoneNumberFormat
+
+from app.domain.bounded_cache import BoundedCache
+
+# The longest phone number, written with a prefix and separators, is well under this.
+MAX_NUMBER_CHARS = 64
 
 
 class NumberStatus(str, Enum):
@@ -22,34 +43,124 @@ class ParsedNumber:
     status: NumberStatus
     e164: str | None = None
     error: str | None = None
+    national: str | None = None  # the national significant number (digits)
 
 
-PARSE_CACHE_SIZE = 131072  # numbers recur (a campaign texts the same people): parsing costs ~25 µs
+# Numbers recur (a campaign texts the same people) and parsing costs ~25 µs.
+PARSE_CACHE_ENTRIES = 65_536
+PARSE_CACHE_BYTES = 24 * 1024 * 1024
+_DICT_SLOT_BYTES = 104  # a dict entry, amortized over the table's growth
+_KEY_TUPLE_BYTES = sys.getsizeof(("", ""))
+_VALUE_BYTES = sys.getsizeof(ParsedNumber(NumberStatus.MISSING))
+
+
+def _entry_cost(key: tuple[str, str], value: ParsedNumber) -> int:
+    strings = (key[0], value.e164, value.error, value.national)
+    return _DICT_SLOT_BYTES + _KEY_TUPLE_BYTES + _VALUE_BYTES + sum(sys.getsizeof(s) for s in strings if s)
+
+
+_lenient_cache: BoundedCache[tuple[str, str], ParsedNumber] = BoundedCache(
+    PARSE_CACHE_ENTRIES, PARSE_CACHE_BYTES, _entry_cost)
+_strict_cache: BoundedCache[tuple[str, str], ParsedNumber] = BoundedCache(
+    PARSE_CACHE_ENTRIES, PARSE_CACHE_BYTES, _entry_cost)
+
+_MISSING = ParsedNumber(NumberStatus.MISSING, error="no phone number")
+_TOO_LONG = ParsedNumber(NumberStatus.UNPARSEABLE,
+                         error=f"longer than {MAX_NUMBER_CHARS} characters: not a phone number")
 
 
 def parse_number(raw: object, region: str) -> ParsedNumber:
-    """Parse ``raw`` (any common format) with ``region`` as the default country."""
-    if isinstance(raw, str):
-        return _parse_cached(raw, region)
-    return _parse(raw, region)
+    """Lenient: parse ``raw`` (any common format) with ``region`` as the default country."""
+    if not isinstance(raw, str):
+        return _parse(raw, region)
+    if len(raw) > MAX_NUMBER_CHARS:
+        return _TOO_LONG
+    key = (raw, region)
+    parsed = _lenient_cache.get(key)
+    if parsed is None:
+        parsed = _parse(raw, region)
+        _lenient_cache.put(key, parsed)
+    return parsed
 
 
-@lru_cache(maxsize=PARSE_CACHE_SIZE)
-def _parse_cached(raw: str, region: str) -> ParsedNumber:
-    return _parse(raw, region)
+def parse_recipient(raw: object, region: str) -> ParsedNumber:
+    """Strict: a send's recipient, which must be exactly the digits it shows."""
+    if not isinstance(raw, str):
+        return _parse(raw, region)
+    if len(raw) > MAX_NUMBER_CHARS:
+        return _TOO_LONG
+    key = (raw, region)
+    parsed = _strict_cache.get(key)
+    if parsed is None:
+        parsed = _parse_strict(raw, region)
+        _strict_cache.put(key, parsed)
+    return parsed
 
 
 def _parse(raw: object, region: str) -> ParsedNumber:
     if raw is None or (isinstance(raw, str) and not raw.strip()):
-        return ParsedNumber(NumberStatus.MISSING, error="no phone number")
+        return _MISSING
     if not isinstance(raw, str):
         return ParsedNumber(NumberStatus.UNPARSEABLE, error=f"phone number must be a string, got {type(raw).__name__}")
+    if len(raw) > MAX_NUMBER_CHARS:
+        return _TOO_LONG
     try:
         number = phonenumbers.parse(raw, region)
     except NumberParseException as exc:
         return ParsedNumber(NumberStatus.UNPARSEABLE, error=f"cannot parse phone number: {exc.args[-1]}")
     e164 = phonenumbers.format_number(number, PhoneNumberFormat.E164)
+    national = phonenumbers.national_significant_number(number)
     if phonenumbers.is_valid_number(number):
-        return ParsedNumber(NumberStatus.VALID, e164)
-    return ParsedNumber(NumberStatus.UNVERIFIED, e164, error="not a valid phone number")
+        return ParsedNumber(NumberStatus.VALID, e164, national=national)
+    return ParsedNumber(NumberStatus.UNVERIFIED, e164, error="not a valid phone number", national=national)
 
+
+# What a recipient may contain besides digits: the separators people and systems write,
+# in their ASCII and full-width forms. No letters, no invisible characters.
+PLUS_SIGNS = frozenset("+\uff0b")
+SEPARATORS = frozenset(" \u00a0\u3000-\u2010\u2011\u2012\u2013\u2014\u2212\uff0d.\uff0e()\uff08\uff09/\uff0f")
+
+
+def _parse_strict(raw: str, region: str) -> ParsedNumber:
+    if not raw.strip():
+        return _MISSING
+    problem = recipient_problem(raw)
+    if problem is not None:
+        return ParsedNumber(NumberStatus.UNPARSEABLE, error=problem)
+    parsed = _parse(raw, region)
+    if parsed.national is not None and not written_digits(raw).endswith(parsed.national):
+        return ParsedNumber(NumberStatus.UNPARSEABLE,
+                            error="the digits written do not end with the number they parse to")
+    return parsed
+
+
+def recipient_problem(raw: str) -> str | None:
+    """Why ``raw`` is not acceptable as a send's recipient (None: it is)."""
+    digits_seen = False
+    pluses = 0
+    for position, ch in enumerate(raw, 1):
+        if unicodedata.category(ch) == "Nd":
+            digits_seen = True
+        elif ch in PLUS_SIGNS:
+            pluses += 1
+            if digits_seen or pluses > 1:
+                return f"a '+' at position {position} that does not lead the number"
+        elif ch not in SEPARATORS:
+            name = unicodedata.name(ch, "unnamed")
+            return (f"character U+{ord(ch):04X} ({name}) at position {position}: a recipient may hold only "
+                    "digits, one leading '+' and separators (space - . ( ) /); it is never read as another number")
+    return None if digits_seen else "no digits"
+
+
+def written_digits(raw: str) -> str:
+    """The ASCII digits of every decimal digit in ``raw``, whatever its script."""
+    return "".join(str(unicodedata.digit(ch)) for ch in raw if unicodedata.category(ch) == "Nd")
+
+
+def cache_usage() -> dict[str, int]:
+    """Entries and accounted bytes of the parse caches (for /stats and the memory tests)."""
+    return {
+        "entries": len(_lenient_cache) + len(_strict_cache),
+        "bytes": _lenient_cache.bytes + _strict_cache.bytes,
+        "max_bytes": _lenient_cache.max_bytes + _strict_cache.max_bytes,
+    }

@@ -53,10 +53,14 @@ class Policy:
     _cache: dict[tuple[str, str | None], ReplyPolicy] = field(default_factory=dict, init=False, repr=False)
 
     def for_reply(self, account_id: str, locale: str | None = None) -> ReplyPolicy:
-        key = (account_id, locale)
+        # both come from the reply: the cache is keyed by what is configured, so that it holds
+        # at most (accounts + 1) x (locales + 1) entries whatever a client writes
+        account = account_id if account_id in self.accounts else ""
+        folded = locale.casefold() if locale is not None else None
+        key = (account, folded if folded in self.locales else None)
         cached = self._cache.get(key)
         if cached is None:
-            cached = self._cache[key] = self._build(account_id, locale)
+            cached = self._cache[key] = self._build(*key)
         return cached
 
     def _build(self, account_id: str, locale: str | None) -> ReplyPolicy:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
 
 import pytest
 
@@ -15,6 +16,7 @@ from app.stats import Stats
 from schemas import ConsentRecord, ProviderMessage, ReviewItem
 
 BASE = Settings(partitions=4, kafka_bootstrap_servers="unused:9092")
+REPLY_MS = 1_767_225_600_000  # 2026-01-01T00:00:00Z: replies' record time when they give none
 SEND_MS = 1_767_229_200_000  # 2026-01-01T01:00:00Z, after the replies below
 
 
@@ -42,9 +44,15 @@ class Harness:
             result.setdefault(output.topic, []).append(loads(output.value))
         return result
 
-    def reply(self, mid: str, body: str, number: str = "+14155550101", **extra) -> dict[str, list[dict]]:
+    def reply(self, mid: str, body: str, number: str = "+14155550101", *, timestamp_ms: int | None = None,
+              **extra) -> dict[str, list[dict]]:
+        """A reply whose record is timestamped when it says it was received (default 00:00)."""
+        if timestamp_ms is None:
+            at = extra.get("received_at")
+            timestamp_ms = int(datetime.fromisoformat(at).timestamp() * 1000) if at else REPLY_MS
         return self.feed(self.settings.inbound_topic,
-                         {"message_id": mid, "from": number, "to": "+18005550000", "body": body, **extra})
+                         {"message_id": mid, "from": number, "to": "+18005550000", "body": body, **extra},
+                         timestamp_ms=timestamp_ms)
 
     def send(self, mid: str, number: str = "+14155550101", *, at_ms: int = SEND_MS, **extra) -> str:
         """A send requested at ``at_ms`` (default: after every reply these tests make)."""

@@ -1,3 +1,5 @@
+from datetime import UTC, datetime
+
 import pytest
 from pydantic import ValidationError
 
@@ -12,16 +14,49 @@ def test_inbound_defaults_and_alias():
 @pytest.mark.parametrize(
     "data",
     [
-        {"from": "+1", "body": "x"},
         {"message_id": "m", "body": "x"},
+        {"message_id": "m", "from": None, "body": "x"},
+        {"message_id": "m", "from": {"n": 1}, "body": "x"},
         {"message_id": "m", "from": "+1"},
-        {"message_id": 5, "from": "+1", "body": "x"},
-        {"message_id": "m", "from": "+1", "body": "x", "received_at": "2026-01-01T00:00:00"},  # no offset
+        {"message_id": "m", "from": "+1", "body": 5},
+        {"message_id": "m", "from": "+1", "body": None},
     ],
 )
-def test_inbound_rejects(data):
+def test_inbound_rejects_only_a_missing_sender_or_a_body_that_is_not_text(data):
     with pytest.raises(ValidationError):
         InboundReply.model_validate(data)
+
+
+@pytest.mark.parametrize(
+    ("data", "field", "value"),
+    [
+        ({"from": "+1", "body": "x"}, "message_id", None),  # the router derives one from the record's position
+        ({"message_id": 5, "from": "+1", "body": "x"}, "message_id", "5"),
+        ({"message_id": "", "from": "+1", "body": "x"}, "message_id", None),
+        ({"message_id": "m" * 300, "from": "+1", "body": "x"}, "message_id", "sha256:" + "0" * 64),
+        ({"from": "+1", "body": "x", "account_id": 42}, "account_id", "42"),
+        ({"from": "+1", "body": "x", "account_id": ["a"]}, "account_id", "default"),
+        ({"from": "+1", "body": "x", "account_id": ""}, "account_id", "default"),
+        ({"from": 14155550101, "body": "x"}, "from_", "14155550101"),
+        ({"from": "+1", "body": "x", "to": 18005550000}, "to", "18005550000"),
+        ({"from": "+1", "body": "x", "to": {"n": 1}}, "to", None),
+        ({"from": "+1", "body": "x", "to": "9" * 65}, "to", None),
+        ({"from": "+1", "body": "x", "locale": "es-MX"}, "locale", "es-MX"),
+        ({"from": "+1", "body": "x", "locale": "<script>"}, "locale", None),
+        ({"from": "+1", "body": "x", "locale": 7}, "locale", None),
+        ({"from": "+1", "body": "x", "received_at": "yesterday"}, "received_at", None),
+        ({"from": "+1", "body": "x", "received_at": ["2026"]}, "received_at", None),
+        ({"from": "+1", "body": "x", "received_at": "2026-01-01T00:00:00"}, "received_at",
+         datetime(2026, 1, 1, tzinfo=UTC)),  # no offset: UTC
+    ],
+)
+def test_inbound_coerces_every_other_field(data, field, value):
+    reply = InboundReply.model_validate(data, context={})
+    got = getattr(reply, field)
+    if isinstance(value, str) and value.startswith("sha256:"):
+        assert got.startswith("sha256:") and len(got) == len(value)
+    else:
+        assert got == value
 
 
 def test_outbound_keeps_extra_fields():

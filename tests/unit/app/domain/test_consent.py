@@ -2,7 +2,16 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from app.domain.consent import RECENT_IDS, ConsentEvent, ConsentState, Source, Verdict, apply_event
+from app.domain.consent import (
+    RECENT_IDS,
+    ConsentEvent,
+    ConsentState,
+    Source,
+    Verdict,
+    apply_event,
+    fingerprint,
+    token_id,
+)
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -63,10 +72,50 @@ def test_late_start_older_than_a_repeated_stop_does_not_opt_in():
     assert verdicts[-1] is Verdict.STALE and state.opted_out
 
 
-def test_same_time_ties_break_by_message_id_deterministically():
+def test_same_time_ties_go_to_the_opt_out_whatever_the_order():
     one, _ = run(stop("m-a"), start("m-b"))
     other, _ = run(start("m-b"), stop("m-a"))
-    assert one.opted_out == other.opted_out is False  # ("m-b") > ("m-a") wins either way
+    assert one.opted_out is other.opted_out is True  # fail closed: an opt-out outranks an opt-in
+
+
+def test_same_time_same_kind_ties_break_by_message_id():
+    one, _ = run(stop("m-a"), stop("m-b"))
+    other, _ = run(stop("m-b"), stop("m-a"))
+    assert one.last_message_id == other.last_message_id == "m-b"
+
+
+def test_reused_id_with_other_content_is_processed_and_flagged():
+    state = apply_event(None, start("X")).new
+    transition = apply_event(state, stop("X"))  # same id, same time: a STOP, not a replay
+    assert transition.verdict is Verdict.APPLIED and transition.clash
+    assert transition.new.opted_out
+
+
+def test_reused_id_with_other_text_is_not_a_replay():
+    first = ConsentEvent(True, Source.KEYWORD, "X", T0, digest=fingerprint("STOP"))
+    again = ConsentEvent(True, Source.KEYWORD, "X", T0 + timedelta(minutes=1), digest=fingerprint("stop all"))
+    state = apply_event(None, first).new
+    transition = apply_event(state, again)
+    assert transition.verdict is Verdict.UNCHANGED and transition.clash
+
+
+def test_replay_with_same_content_is_a_duplicate_without_clash():
+    event = ConsentEvent(True, Source.KEYWORD, "X", T0, digest=fingerprint("STOP"))
+    state = apply_event(None, event).new
+    transition = apply_event(state, event)
+    assert transition.verdict is Verdict.DUPLICATE and not transition.clash
+
+
+def test_an_opt_out_is_never_the_replay_of_an_opt_in():
+    state = None
+    for minutes in range(RECENT_IDS + 2):  # ids of opt-ins remembered, then a STOP reusing each
+        transition = apply_event(state, start(f"id{minutes}", minutes))
+        state = transition.new or state
+    for minutes in range(RECENT_IDS + 2):
+        transition = apply_event(state, stop(f"id{minutes}", 100 + minutes))
+        assert transition.verdict is not Verdict.DUPLICATE
+        state = transition.new or state
+    assert state.opted_out
 
 
 @pytest.mark.parametrize("source", [Source.OPERATOR, Source.PROVIDER, Source.PHRASE])
@@ -84,7 +133,7 @@ def test_opt_in_for_unknown_number_is_remembered_without_change():
 def test_recent_ids_are_bounded():
     events = [stop(f"m{i}", i) for i in range(RECENT_IDS * 2)]
     state, _ = run(*events)
-    assert len(state.recent_ids) == RECENT_IDS and state.recent_ids[-1] == f"m{RECENT_IDS * 2 - 1}"
+    assert len(state.recent_ids) == RECENT_IDS and token_id(state.recent_ids[-1]) == f"m{RECENT_IDS * 2 - 1}"
 
 
 def test_json_round_trip():

@@ -32,3 +32,12 @@ def test_conflicts_are_rejected():
     policy = Policy(accounts={"acme": Profile(opt_in=("stop",))})
     with pytest.raises(ValueError, match="stop"):
         policy.validate()
+
+
+def test_the_policy_cache_holds_only_configured_combinations():
+    policy = Policy(locales={"fr": Profile(opt_out=("arrete",))}, accounts={"acme": Profile()})
+    for i in range(1000):  # accounts and locales come from the replies
+        policy.for_reply(f"tenant-{i}", f"x{i}")
+        policy.for_reply("acme", f"x{i}")
+    policy.for_reply("acme", "FR")
+    assert len(policy._cache) <= 3 * 2
