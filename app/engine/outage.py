@@ -6,6 +6,9 @@ import logging
 
 
 class Outage:
+    FAILING = "%s failing (%s); retrying quietly until it recovers"
+    RECOVERED = "%s recovered after %.1f s and %d retries"
+
     def __init__(self, log: logging.Logger, what: str) -> None:
         self.log = log
         self.what = what
@@ -18,14 +21,13 @@ class Outage:
         if self.failing_since_ms is None:
             self.failing_since_ms = now_ms
             self.retries = 0
-            self.log.warning("%s failing (%s); retrying quietly until it recovers", self.what, self.last_error)
+            self.log.warning(self.FAILING, self.what, self.last_error)
         else:
             self.retries += 1
 
     def ok(self, now_ms: int) -> None:
         if self.failing_since_ms is not None:
-            self.log.warning("%s recovered after %.1f s and %d retries", self.what,
-                             (now_ms - self.failing_since_ms) / 1000, self.retries)
+            self.log.warning(self.RECOVERED, self.what, (now_ms - self.failing_since_ms) / 1000, self.retries)
             self.failing_since_ms = None
             self.retries = 0
 

@@ -23,6 +23,7 @@ from app.engine.records import TP
 from app.policy_file import load_policy
 from app.records import Output
 from app.routing import Router, partition_for
+from app.runtime import quiet_logs
 from app.runtime.assignor import Ownership, make_assignor
 from app.runtime.kafka_ports import (
     KafkaChangelog,
@@ -58,7 +59,7 @@ class Host:
         self.worker_id = settings.group_instance_id or f"{socket.gethostname()}-{settings.web_port}"
         self.ownership = Ownership()
         self.stores = RocksStores(settings)
-        self.broker_outage = Outage(log, "broker unreachable")
+        self.broker_outage = quiet_logs.BROKER  # shared with the log filter: one line per broker outage
         self.progress_outage = Outage(log, "progress reports")
         self.reader_outage = Outage(log, "progress reader")
         self.rebalancing = True

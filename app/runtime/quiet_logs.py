@@ -1,24 +1,116 @@
-"""One log line per outage, not one per retry.
+"""Quiet outages: one warning when the broker becomes unreachable, one when it is back.
 
-aiokafka logs every failed connection attempt (thousands a minute while the broker
-is down). This filter lets the first record of each kind through, holds back
-repeats of the same message for ``window_s`` seconds, and then says how many it held
-back. The engine's own retries log through :class:`app.engine.outage.Outage`.
+While the broker is down, aiokafka logs every failed connection attempt (tens of
+thousands of lines a minute), and every part of the worker that talks to Kafka
+fails in turn. :class:`BrokerWatch` is the one broker outage: the first failed
+probe, or the first connection error from the Kafka client, declares it with a
+single warning; while it lasts, every other warning is held back and counted; the
+probe that succeeds again ends it with a single warning that says how long it
+lasted and how many retries and held-back messages there were.
+
+Outside broker outages, :class:`CollapseRepeats` lets the first record of each
+kind from aiokafka through, holds back repeats for ``window_s`` seconds, and then
+says how many it held back.
 """
 
 from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
+
+from app.engine.outage import Outage
+
+log = logging.getLogger("app.runtime.broker")
+
+# aiokafka's messages that mean "cannot reach the broker"
+CONNECTION_TROUBLE = (
+    "Unable connect", "Unable to connect", "Unable to update metadata", "Connect call failed",
+    "KafkaConnectionError", "NodeNotReadyError", "Connection at",
+)
+HELD_LOGGERS = ("aiokafka", "app", "faust", "mode")
+
+
+def _wall_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+class BrokerWatch(Outage):
+    """The broker outage shared by the broker probe (``failed`` / ``ok``) and the log filter."""
+
+    def __init__(self, clock_ms: Callable[[], int] = _wall_ms) -> None:
+        super().__init__(log, "broker unreachable")
+        self.clock_ms = clock_ms
+        self.held = 0
+        self._silenced: set[str] = set()  # outages whose start was held: hold their recovery too
+
+    @property
+    def down(self) -> bool:
+        return self.failing_since_ms is not None
+
+    def failed(self, now_ms: int, exc: BaseException | str) -> None:
+        self.last_error = exc if isinstance(exc, str) else (f"{type(exc).__name__}: {exc}".rstrip(": ")
+                                                             if str(exc) else type(exc).__name__)
+        if self.failing_since_ms is None:
+            self.failing_since_ms = now_ms
+            self.retries = self.held = 0
+            self.log.warning("broker unreachable (%s); retrying quietly: one line when it is back", self.last_error)
+        else:
+            self.retries += 1
+
+    def ok(self, now_ms: int) -> None:
+        if self.failing_since_ms is not None:
+            self.log.warning("broker reachable again after %.1f s: %d retries, %d log messages held back",
+                             (now_ms - self.failing_since_ms) / 1000, self.retries, self.held)
+            self.failing_since_ms = None
+            self.retries = self.held = 0
+
+    def hold(self, record: logging.LogRecord) -> bool:
+        """Whether ``record`` is held back (counted, not shown)."""
+        if record.levelno < logging.WARNING or record.name == log.name:
+            return False
+        if record.msg == Outage.RECOVERED and record.args and record.args[0] in self._silenced:
+            self._silenced.discard(record.args[0])
+            return True
+        if not self.down:
+            if record.name.startswith("aiokafka") and _connection_trouble(record):
+                self.failed(self.clock_ms(), f"Kafka client: {_first_line(record)}")
+                self.held += 1
+                return True
+            return False
+        if not record.name.startswith(HELD_LOGGERS):
+            return False
+        if record.msg == Outage.FAILING and record.args:
+            self._silenced.add(record.args[0])
+            if len(self._silenced) > 1000:
+                self._silenced.clear()
+        self.held += 1
+        return True
+
+
+def _first_line(record: logging.LogRecord) -> str:
+    try:
+        text = record.getMessage()
+    except Exception:  # a record whose arguments do not fit its template
+        text = str(record.msg)
+    return text.splitlines()[0][:200] if text else ""
+
+
+def _connection_trouble(record: logging.LogRecord) -> bool:
+    text = _first_line(record)
+    return any(marker in text for marker in CONNECTION_TROUBLE)
 
 
 class CollapseRepeats(logging.Filter):
-    def __init__(self, window_s: float = 60.0) -> None:
+    def __init__(self, window_s: float = 60.0, watch: BrokerWatch | None = None) -> None:
         super().__init__()
         self.window_s = window_s
+        self.watch = watch
         self._seen: dict[tuple[str, str], tuple[float, int]] = {}  # (logger, template) -> (first, held back)
 
     def filter(self, record: logging.LogRecord) -> bool:
+        if self.watch is not None and self.watch.hold(record):
+            return False
         if record.levelno < logging.WARNING or not record.name.startswith("aiokafka"):
             return True
         key = (record.name, str(record.msg))
@@ -36,11 +128,12 @@ class CollapseRepeats(logging.Filter):
         return False
 
 
-_COLLAPSE = CollapseRepeats()
+BROKER = BrokerWatch()
+_COLLAPSE = CollapseRepeats(watch=BROKER)
 
 
 def install(root: logging.Logger | None = None) -> None:
-    """On every handler of the root logger (aiokafka's records propagate there)."""
+    """On every handler of the root logger (every logger's records propagate there)."""
     for handler in (root or logging.getLogger()).handlers:
         if _COLLAPSE not in handler.filters:
             handler.addFilter(_COLLAPSE)

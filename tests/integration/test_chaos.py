@@ -58,3 +58,9 @@ async def test_broker_restarted_mid_stream_loses_nothing(workers, tmp_path):
     result = await run_scenario(SCENARIOS["broker-restart"], SMALL.replace(kills=1), bootstrap=None,
                                 work_dir=tmp_path, started=workers)
     assert_clean(result)
+    # quiet outages: one warning when the broker goes, one when it is back, nothing in between
+    for worker in workers:
+        text = worker.log_path.read_text(errors="replace")
+        went, back = text.count("broker unreachable ("), text.count("broker reachable again after")
+        assert went == back >= 1, (went, back)
+        assert text.count("Unable connect") <= went, "client connection errors leaked into the log"
