@@ -6,7 +6,7 @@ import logging
 
 import faust
 
-from app.runtime import quiet_logs
+from app.runtime import log_mask, quiet_logs
 from app.runtime.faust_app import build_app
 from app.settings import Settings
 
@@ -22,6 +22,7 @@ class Worker(faust.Worker):
 
 def run_worker(settings: Settings) -> None:
     """Run until stopped; exits the process."""
+    log_mask.install()  # no phone number in any log line, from the first one on
     app, _host = build_app(settings)
     worker = Worker(app, loglevel=settings.log_level.upper(), quiet=True)
     worker.execute_from_commandline()

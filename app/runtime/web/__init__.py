@@ -1,17 +1,8 @@
-"""Faust web views (aiohttp). Faust's built-in /table endpoint is disabled."""
+"""The worker's HTTP API on aiohttp (:mod:`app.runtime.web.server`). Faust's own web
+stack is not used: its built-in views (``/router``, ``/table``...) do not exist here."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from app.runtime.web.server import HttpServer, make_application, web_service
 
-if TYPE_CHECKING:
-    import faust
-
-    from app.runtime.host import Host
-
-
-def register_views(app: faust.App, host: Host) -> None:
-    from app.runtime.web import operator, views
-
-    views.register(app, host)
-    operator.register(app, host)
+__all__ = ["HttpServer", "make_application", "web_service"]

@@ -7,64 +7,73 @@ replying START. Every other method on the opt-out resources answers 405.
 from __future__ import annotations
 
 import hmac
+import logging
 from typing import TYPE_CHECKING
 
-from faust import web
+from aiohttp import web
 from pydantic import ValidationError
 
 from app.domain.numbers import NumberStatus, parse_number
 from app.records import loads
+from app.runtime.web.errors import error_response, read_body
+from app.runtime.web.views import json_answer
 from schemas import OperatorOptOut
 
 if TYPE_CHECKING:
-    import faust
-
     from app.runtime.host import Host
 
-
-def _authorized(header: str, token: str) -> bool:
-    scheme, _, supplied = header.partition(" ")
-    return scheme.lower() == "bearer" and hmac.compare_digest(supplied.strip().encode(), token.encode())
+log = logging.getLogger("app.runtime.web")
 
 
-def register(app: faust.App, host: Host) -> None:
+def authorized(header: str, token: str) -> bool:
+    """``Authorization: Bearer <token>``, compared as bytes in constant time. A header
+    that is not valid UTF-8 (aiohttp hands it over with surrogates) simply does not match."""
+    scheme, _, supplied = header.strip().partition(" ")
+    return scheme.lower() == "bearer" and hmac.compare_digest(
+        supplied.strip().encode("utf-8", "surrogatepass"), token.encode("utf-8", "surrogatepass"))
+
+
+def _problems(exc: ValidationError) -> list[str]:
+    """Field names only when they are ours: a client's unknown key is not echoed."""
+    fields = OperatorOptOut.model_fields
+    return [f"{'.'.join(str(p) if p in fields else '(unknown field)' for p in e['loc']) or '(body)'}: {e['msg']}"
+            for e in exc.errors()]
+
+
+def register(app: web.Application, host: Host) -> None:
     settings = host.settings
 
-    @app.page("/optouts")
-    class OperatorOptOutView(web.View):
-        async def post(self, request: web.Request) -> web.Response:
-            if settings.admin_token is None:
-                return self.json(
-                    {"error": "forbidden", "detail": "operator opt-out is disabled: OPTOUT_ADMIN_TOKEN is not set"},
-                    status=403,
-                )
-            if not _authorized(request.headers.get("Authorization", ""), settings.admin_token.get_secret_value()):
-                return self.json(
-                    {"error": "unauthorized", "detail": "send 'Authorization: Bearer <OPTOUT_ADMIN_TOKEN>'"},
-                    status=401,
-                    headers={"WWW-Authenticate": "Bearer"},
-                )
-            try:
-                body = OperatorOptOut.model_validate(loads(await request.read()))
-            except ValueError as exc:  # JSON errors and ValidationError
-                detail = (
-                    [f"{'.'.join(map(str, e['loc'])) or '(body)'}: {e['msg']}" for e in exc.errors()]
-                    if isinstance(exc, ValidationError)
-                    else f"body is not valid JSON: {exc}"
-                )
-                return self.json({"error": "invalid_request", "detail": detail}, status=400)
-            parsed = parse_number(body.number, settings.default_region)
-            if parsed.status in (NumberStatus.MISSING, NumberStatus.UNPARSEABLE):
-                return self.json({"error": "invalid_number", "detail": parsed.error, "number": body.number}, status=400)
-            assert parsed.e164 is not None
-            output = host.router.operator_opt_out(parsed.e164, body.account_id, body.reason, body.requested_by)
+    async def post(request: web.Request) -> web.Response:
+        if settings.admin_token is None:
+            return error_response(403, "forbidden", "operator opt-out is disabled: OPTOUT_ADMIN_TOKEN is not set")
+        if not authorized(request.headers.get("Authorization", ""), settings.admin_token.get_secret_value()):
+            return error_response(401, "unauthorized", "send 'Authorization: Bearer <OPTOUT_ADMIN_TOKEN>'",
+                                  headers={"WWW-Authenticate": "Bearer"})
+        raw = await read_body(request)
+        try:
+            body = OperatorOptOut.model_validate(loads(raw))
+        except ValidationError as exc:
+            return error_response(400, "invalid_request", _problems(exc))
+        except ValueError as exc:  # not JSON (orjson's message gives the position, not the text)
+            return error_response(400, "invalid_request", f"body is not valid JSON: {exc}")
+        parsed = parse_number(body.number, settings.default_region)
+        if parsed.status in (NumberStatus.MISSING, NumberStatus.UNPARSEABLE):
+            return error_response(400, "invalid_number", parsed.error)
+        assert parsed.e164 is not None
+        output = host.router.operator_opt_out(parsed.e164, body.account_id, body.reason, body.requested_by)
+        try:
             await host.publish(output)
-            return self.json(
-                {
-                    "status": "accepted",
-                    "number": parsed.e164,
-                    "account_id": body.account_id,
-                    "event_id": loads(output.value)["message_id"],
-                },
-                status=202,
-            )
+        except Exception as exc:  # the broker did not take it: nothing is recorded, the operator may retry
+            log.warning("operator opt-out not acknowledged by the broker (%s)", type(exc).__name__)
+            return error_response(503, "unavailable", "the opt-out could not be recorded now; try again")
+        return json_answer(
+            {
+                "status": "accepted",
+                "number": parsed.e164,
+                "account_id": body.account_id,
+                "event_id": loads(output.value)["message_id"],
+            },
+            status=202,
+        )
+
+    app.router.add_post("/optouts", post)

@@ -27,6 +27,21 @@ RELIED_ON = [
     ("faust.app.base", "App.BootStrategy", "faust_app.OptOutApp"),
     ("faust.app.base", "App.service", "faust_app.build_app"),
     ("faust.worker", "Worker.on_setup_root_logger", "worker.Worker"),
+    # the web server: ours, registered with Faust; Faust's own web stack (and its /router,
+    # /table... views) is then not built; its view settings are off in case it ever is
+    ("faust.app.base", "App.web_server", "faust_app.build_app"),
+    ("faust.app.base", "BootStrategy.web_server", "faust_app.build_app (no Faust web stack with our server)"),
+    ("faust.types.settings.settings", "Settings.web_router_enabled", "faust_app.BUILT_IN_VIEWS_OFF"),
+    ("faust.types.settings.settings", "Settings.web_tables_enabled", "faust_app.BUILT_IN_VIEWS_OFF"),
+    ("faust.types.settings.settings", "Settings.web_stats_enabled", "faust_app.BUILT_IN_VIEWS_OFF"),
+    ("faust.types.settings.settings", "Settings.web_graph_enabled", "faust_app.BUILT_IN_VIEWS_OFF"),
+    ("faust.types.settings.settings", "Settings.web_metrics_enabled", "faust_app.BUILT_IN_VIEWS_OFF"),
+    # aiohttp: requests it cannot parse are answered by RequestHandler.handle_error (through
+    # _make_error_handler), which our subclass overrides to answer JSON
+    ("aiohttp.web_protocol", "RequestHandler.handle_error", "web.errors.JsonErrorRequestHandler"),
+    ("aiohttp.web_protocol", "RequestHandler.log_exception", "web.errors.JsonErrorRequestHandler"),
+    ("aiohttp.web_protocol", "RequestHandler._make_error_handler", "web.errors.JsonErrorRequestHandler"),
+    ("aiohttp.web_runner", "BaseRunner.server", "web.server.HttpServer.start"),
 ]
 
 
@@ -44,8 +59,27 @@ def test_a_consumer_keeps_its_subscription_state_where_lag_reads_it():
     assert "self._subscription" in src.__code__.co_names or "_subscription" in src.__code__.co_names
 
 
+def test_aiohttp_request_handler_takes_what_the_web_server_gives_it():
+    """``HttpServer.start`` builds ``JsonErrorRequestHandler(server, loop=..., **options)`` itself
+    (aiohttp's sites would build its own class), and overrides ``handle_error``."""
+    import inspect
+
+    from aiohttp.web_protocol import RequestHandler
+
+    from app.runtime.web.server import HttpServer
+
+    params = inspect.signature(RequestHandler.__init__).parameters
+    options = HttpServer(None, "127.0.0.1", 0).handler_options()  # type: ignore[arg-type]
+    assert {"manager", "loop", *options} <= set(params), set(options) - set(params)
+    assert list(inspect.signature(RequestHandler.handle_error).parameters) == [
+        "self", "request", "status", "exc", "message"]
+    error_handler = inspect.getsource(RequestHandler._make_error_handler)
+    assert "self.handle_error(" in error_handler
+
+
 def test_pinned_versions_are_the_ones_installed():
     from importlib.metadata import version
 
     assert version("faust-streaming") == "0.15.3"
     assert version("aiokafka") == "0.14.0"
+    assert version("aiohttp") == "3.14.5"  # constraints.txt; the web server relies on RequestHandler
