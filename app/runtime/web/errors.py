@@ -25,6 +25,8 @@ from app.runtime.log_mask import redact
 
 log = logging.getLogger("app.runtime.web")
 
+MAX_BODY_BYTES = 64 * 1024  # an operator's opt-out is a few hundred bytes
+
 
 def dumps(value: Any) -> str:
     """JSON for every answer: ASCII only (a lone surrogate is escaped, never an error)."""
@@ -65,7 +67,10 @@ def _detail(exc: web.HTTPException) -> str:
 
 
 async def read_body(request: web.Request) -> bytes:
-    """The request body; one that cannot be read is the client's error: 400."""
+    """The request body; one that cannot be read is the client's error: 400. One announced
+    over the limit is refused before it is read (413)."""
+    if (request.content_length or 0) > MAX_BODY_BYTES:
+        raise web.HTTPRequestEntityTooLarge(max_size=MAX_BODY_BYTES, actual_size=request.content_length)
     try:
         return await request.read()
     except web.HTTPException:

@@ -21,12 +21,11 @@ import mode
 from aiohttp import web
 
 from app.runtime.web import operator, views
-from app.runtime.web.errors import JsonErrorRequestHandler, json_errors
+from app.runtime.web.errors import MAX_BODY_BYTES, JsonErrorRequestHandler, json_errors
 
 if TYPE_CHECKING:
     from app.runtime.host import Host
 
-MAX_BODY_BYTES = 64 * 1024  # an operator's opt-out is a few hundred bytes
 MAX_LINE_BYTES = 8190  # request line and each header (aiohttp's default)
 MAX_HEADERS = 100
 

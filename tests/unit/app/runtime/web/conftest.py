@@ -111,6 +111,11 @@ class Served:
         async def stop() -> None:
             await self.access.stop()
             await self.app.stop()
+            # what is left (aiohttp reading the rest of an unread body for a while): cancelled
+            left = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+            for task in left:
+                task.cancel()
+            await asyncio.gather(*left, return_exceptions=True)
 
         asyncio.run_coroutine_threadsafe(stop(), self.loop).result(30)
         self.loop.call_soon_threadsafe(self.loop.stop)
@@ -141,7 +146,7 @@ class LogCapture(logging.Handler):
             return self.stream.getvalue()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def logs():
     root = logging.getLogger()
     level, factory = root.level, logging.getLogRecordFactory()
@@ -156,7 +161,7 @@ def logs():
     logging.setLogRecordFactory(factory)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def served(logs, tmp_path_factory):
     served = Served(tmp_path_factory.mktemp("web"))
     yield served

@@ -10,6 +10,7 @@ import logging
 import pytest
 
 from tests.unit.app.runtime.web.conftest import (
+    TOKEN,
     assert_no_number_logged,
     auth,
     digit_runs,
@@ -102,6 +103,9 @@ def test_operator_errors(port, fake):
                  "invalid_request")
     assert any("(unknown field)" in d for d in body["detail"])
     error(post(b"{" + b" " * 70_000 + b"}"), 413, "request_entity_too_large")
+    announced = (b"POST /optouts HTTP/1.1\r\nHost: x\r\nContent-Length: 10000000000\r\nAuthorization: Bearer "
+                 + TOKEN.encode() + b"\r\n\r\n{")  # and never sent: refused at once
+    error(exchange(port, announced, timeout=5), 413, "request_entity_too_large")
     fake.refuse_publish = True
     error(post(json.dumps(PAYLOAD).encode()), 503, "unavailable")
     assert fake.published == []
