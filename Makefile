@@ -72,6 +72,7 @@ bench: install $(VENV)/.bench-installed
 # any violation; results in chaos/results/latest.{md,json}.
 chaos: install
 	$(PY) -m chaos --guarantee at_least_once,exactly_once
+	$(PY) -m chaos.hostile --scale full
 
 clean:
 	rm -rf $(VENV) .data .pytest_cache
