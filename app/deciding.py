@@ -123,6 +123,8 @@ class Decider:
         rule = found.rule.value if found.rule else None
         if found.intent in (Intent.OPT_OUT, Intent.OPT_IN):
             source = Source.PHRASE if found.rule is Rule.PHRASE else Source.KEYWORD
+            if found.intent is Intent.OPT_IN:
+                routed = _opt_in_not_after_its_record(routed)
             event = ConsentEvent(found.intent is Intent.OPT_OUT, source, routed["message_id"], _time(routed),
                                  rule=rule, matched=found.matched, digest=fingerprint(routed["body"]))
             transition, outputs = self._consent(routed, table, event, body=routed["body"], intent=found.intent)
@@ -260,3 +262,16 @@ class Decider:
 
 def _time(routed: dict) -> datetime:
     return datetime.fromisoformat(routed["event_time"])
+
+
+def _opt_in_not_after_its_record(routed: dict) -> dict:
+    """An opt-in is never dated after its record reached us (the router's trusted time): the
+    allowed clock skew may date an opt-out a little late (fail closed), never an opt-in, which
+    would make an opt-out sent in between stale."""
+    trusted_ms = routed.get("trusted_ms")
+    if not isinstance(trusted_ms, int) or _time(routed) <= from_timestamp_ms(trusted_ms):
+        return routed
+    trusted = iso(from_timestamp_ms(trusted_ms))
+    coerced = {**(routed.get("coerced") or {}),
+               "event_time": f"{routed['event_time']} is after the record's time: an opt-in is dated {trusted}"}
+    return {**routed, "event_time": trusted, "coerced": coerced}

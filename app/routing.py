@@ -18,6 +18,7 @@ import uuid
 from collections.abc import Callable
 from datetime import datetime
 
+import orjson
 from aiokafka.partitioner import murmur2
 from pydantic import ValidationError
 
@@ -82,6 +83,9 @@ class Router:
         except _Reject as exc:
             self.stats.count("dead_lettered")
             return dead_letter(s.deadletter_topic, origin, str(exc), value, key)
+        except orjson.JSONEncodeError as exc:  # read, but cannot be written again (e.g. nested over 254 levels)
+            self.stats.count("dead_lettered")
+            return dead_letter(s.deadletter_topic, origin, f"cannot be passed on as JSON: {exc}", value, key)
 
     def _route(self, origin: Origin, value: bytes | None) -> Output | None:
         s = self.settings
@@ -118,7 +122,7 @@ class Router:
         sender = parse_number(reply.from_, self._region)
         if sender.status in (NumberStatus.MISSING, NumberStatus.UNPARSEABLE):
             raise _Reject(f"field 'from': {sender.error}")
-        event_time = self._event_time(origin, reply.received_at, coerced)
+        event_time, trusted_ms = self._event_time(origin, reply.received_at, coerced)
         routed = {
             "kind": KIND_REPLY,
             "number": sender.e164,
@@ -128,6 +132,7 @@ class Router:
             "to": reply.to,
             "locale": reply.locale,
             "event_time": iso(event_time),
+            "trusted_ms": trusted_ms,
             "origin": [origin.topic, origin.partition, origin.offset],
         }
         if coerced:
@@ -135,28 +140,32 @@ class Router:
             self.stats.count("coerced_replies")
         return self._routed(sender.e164, routed)
 
-    def _event_time(self, origin: Origin, claimed: datetime | None, coerced: dict[str, str]) -> datetime:
-        """The event time of a reply: what the client says (else the record's timestamp), never
-        later than the record's timestamp, or the router's clock if earlier, plus the allowed
-        skew. Nothing a client writes can make a later opt-out stale."""
+    def _event_time(self, origin: Origin, claimed: datetime | None, coerced: dict[str, str],
+                    ) -> tuple[datetime, int]:
+        """The event time of a reply, and the time it is trusted to have reached us: its
+        record's timestamp, or the router's clock if that is earlier.
+
+        The event time is what the client says (else the record's timestamp); one later than
+        the trusted time plus the allowed skew is not believed: the trusted time is used.
+        (The decider also dates no opt-in after the trusted time: nothing a client writes
+        can make a later opt-out stale.)"""
         now_ms = self.clock_ms()
         ts = origin.timestamp_ms
         trusted_ms = now_ms if ts is None or ts < 0 else min(ts, now_ms)
-        bound_ms = trusted_ms + self._skew_ms
         field = "received_at" if claimed is not None else "timestamp"
         try:
             event_ms = int(claimed.timestamp() * 1000) if claimed is not None else (
                 ts if ts is not None and ts >= 0 else now_ms)
         except (OverflowError, ValueError, OSError):
-            event_ms = bound_ms + 1
-        if event_ms > bound_ms:
+            event_ms = trusted_ms + self._skew_ms + 1
+        if event_ms > trusted_ms + self._skew_ms:
             shown = claimed.isoformat() if claimed is not None else f"{ts} ms"
             coerced[field] = (f"{shown} is later than the record's time plus {self._skew_ms // 1000} s: "
-                              "clamped to that bound")
-            return from_timestamp_ms(bound_ms)
+                              "the record's time instead")
+            return from_timestamp_ms(trusted_ms), trusted_ms
         if claimed is not None:
-            return claimed
-        return from_timestamp_ms(event_ms)
+            return claimed, trusted_ms
+        return from_timestamp_ms(event_ms), trusted_ms
 
     def _route_send(self, origin: Origin, data: dict) -> Output:
         request = _validate(OutboundRequest, data)

@@ -61,9 +61,10 @@ class InboundReply(BaseModel):
         default=None, description="Locale of the reply (e.g. 'fr', 'es-MX'); selects configured keywords and reply "
         "texts. Not a language tag: ignored.")
     received_at: datetime | None = Field(
-        default=None, description="RFC 3339 time the reply was received. Without an offset: read as UTC. Missing or "
-        "unparseable: the record's timestamp. Later than the record's timestamp (or the worker's clock, if earlier) "
-        "plus OPTOUT_MAX_CLOCK_SKEW_MS: clamped to that bound.")
+        default=None, description="RFC 3339 time the reply was received. Without an offset: read as UTC. Missing, "
+        "not a string or unparseable: the record's timestamp. Later than the record's timestamp (or the worker's "
+        "clock, if earlier) plus OPTOUT_MAX_CLOCK_SKEW_MS: that timestamp instead. An opt-in is never dated after "
+        "its record's timestamp.")
 
     @field_validator("message_id", mode="before")
     @classmethod
@@ -117,6 +118,9 @@ class InboundReply(BaseModel):
     @classmethod
     def _received_at(cls, value: Any, handler, info: ValidationInfo) -> datetime | None:
         if value is None:
+            return None
+        if not isinstance(value, str):  # a number is not read as Unix time: seconds or milliseconds?
+            _note(info, "received_at", "not an RFC 3339 string: the record's timestamp")
             return None
         try:
             moment = handler(value)

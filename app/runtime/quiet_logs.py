@@ -8,9 +8,10 @@ single warning; while it lasts, every other warning is held back and counted; th
 probe that succeeds again ends it with a single warning that says how long it
 lasted and how many retries and held-back messages there were.
 
-Outside broker outages, :class:`CollapseRepeats` lets the first record of each
-kind from aiokafka through, holds back repeats for ``window_s`` seconds, and then
-says how many it held back.
+Outside broker outages, :class:`CollapseRepeats` lets the first warning or error
+of each kind (logger and template) through, holds back repeats for ``window_s``
+seconds, and then says how many it held back: a flood of crafted records that
+each trigger the same warning makes one line a minute, not one per record.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ CONNECTION_TROUBLE = (
     "KafkaConnectionError", "NodeNotReadyError", "Connection at",
 )
 HELD_LOGGERS = ("aiokafka", "app", "faust", "mode")
+_ONE_OFF = (Outage.FAILING, Outage.RECOVERED)
 
 
 def _wall_ms() -> int:
@@ -111,8 +113,8 @@ class CollapseRepeats(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         if self.watch is not None and self.watch.hold(record):
             return False
-        if record.levelno < logging.WARNING or not record.name.startswith("aiokafka"):
-            return True
+        if record.levelno < logging.WARNING or record.name == log.name or record.msg in _ONE_OFF:
+            return True  # (every outage says when it starts and ends, once)
         key = (record.name, str(record.msg))
         now = time.monotonic()
         first, held = self._seen.get(key, (float("-inf"), 0))

@@ -21,23 +21,45 @@ def h():
 
 def test_a_start_dated_2099_cannot_make_a_later_stop_stale(h):
     log = consent(h.reply("r1", "START", received_at="2099-01-01T00:00:00+00:00", timestamp_ms=REPLY_MS))
-    assert log["event_time"] == "2026-01-01T00:05:00+00:00"  # the record's time plus 5 minutes
-    assert "clamped" in log["coerced"]["received_at"]
+    assert log["event_time"] == "2026-01-01T00:00:00+00:00"  # not believed: the record's time
+    assert "record's time" in log["coerced"]["received_at"]
     ConsentRecord.model_validate(log)
-    stop = consent(h.reply("r2", "STOP", timestamp_ms=REPLY_MS + HOUR_MS))
+    stop = consent(h.reply("r2", "STOP", timestamp_ms=REPLY_MS + 2000))  # two seconds later
     assert stop["verdict"] == "applied" and stop["new_state"] == "opted_out"
-    assert h.send("s1", at_ms=REPLY_MS + 2 * HOUR_MS) == "opted_out"
+    assert h.send("s1", at_ms=REPLY_MS + HOUR_MS) == "opted_out"
+
+
+def test_a_start_dated_within_the_skew_is_dated_at_its_record_so_a_stop_right_after_applies(h):
+    log = consent(h.reply("r1", "START", received_at="2026-01-01T00:04:00+00:00", timestamp_ms=REPLY_MS))
+    assert log["event_time"] == "2026-01-01T00:00:00+00:00" and "opt-in" in log["coerced"]["event_time"]
+    stop = consent(h.reply("r2", "STOP", timestamp_ms=REPLY_MS + 10_000))
+    assert stop["verdict"] == "applied" and stop["new_state"] == "opted_out"
+
+
+def test_an_opt_out_may_be_dated_within_the_skew(h):
+    log = consent(h.reply("r1", "STOP", received_at="2026-01-01T00:04:00+00:00", timestamp_ms=REPLY_MS))
+    assert log["event_time"] == "2026-01-01T00:04:00+00:00" and not log.get("coerced")
+    start = consent(h.reply("r2", "START", timestamp_ms=REPLY_MS + 10_000))
+    assert start["verdict"] == "stale"  # fail closed: the opt-out stands
 
 
 def test_a_record_timestamp_in_the_future_is_bounded_by_the_workers_clock(h):
     log = consent(h.reply("r1", "START", timestamp_ms=4_070_908_800_000))  # CreateTime 2099, no received_at
-    assert log["event_time"] < "2099" and "clamped" in log["coerced"]["timestamp"]
+    assert log["event_time"] < "2099" and "record's time" in log["coerced"]["timestamp"]
 
 
 def test_the_allowed_skew_is_a_setting():
     h = Harness(BASE.model_copy(update={"max_clock_skew_ms": 0}))
     log = consent(h.reply("r1", "STOP", received_at="2026-01-01T00:00:01+00:00", timestamp_ms=REPLY_MS))
     assert log["event_time"] == "2026-01-01T00:00:00+00:00" and log["coerced"]["received_at"]
+
+
+def test_a_send_nested_too_deep_to_pass_on_is_dead_lettered_with_a_reason(h):
+    deep = "[" * 400 + "]" * 400
+    value = ('{"message_id": "s1", "to": "+14155550101", "body": "x", "extra": ' + deep + "}").encode()
+    out = h.router.route(h_origin()._replace(topic=BASE.outbound_topic), None, value)
+    record = loads(out.value)
+    assert out.topic == BASE.deadletter_topic and "cannot be passed on as JSON" in record["error"]
 
 
 def test_a_reused_message_id_does_not_swallow_a_stop(h):
@@ -65,6 +87,7 @@ def test_a_reused_id_on_help_is_answered_again(h):
         ({"received_at": "2026-01-01T00:00:00"}, "received_at"),  # no offset: UTC
         ({"received_at": "not a time"}, "received_at"),
         ({"received_at": 1e300}, "received_at"),
+        ({"received_at": 1767225600}, "received_at"),  # a number is not read as Unix time
         ({"to": 18005550000}, None),
         ({"to": {"x": 1}}, "to"),
         ({"account_id": 7}, None),

@@ -12,7 +12,18 @@ def test_repeats_of_a_kafka_client_error_are_held_back_and_counted():
     assert f.filter(record("aiokafka.conn", "Unable connect to %r"))
     assert not any(f.filter(record("aiokafka.conn", "Unable connect to %r")) for _ in range(29_000))
     assert f.filter(record("aiokafka.client", "other"))
-    assert f.filter(record("app.engine", "Unable connect to %r"))  # only aiokafka's records
+    assert f.filter(record("app.engine.processor", "internal error on %s"))  # any logger's warnings ...
+    assert not f.filter(record("app.engine.processor", "internal error on %s"))  # ... are collapsed
+    assert f.filter(record("app.engine.processor", "info", logging.INFO))  # (not below warning)
+
+
+def test_outage_lines_are_never_collapsed():
+    from app.engine.outage import Outage
+
+    f = CollapseRepeats(window_s=3600)
+    for what in ("progress reports", "progress reader"):
+        r = logging.LogRecord("app.runtime", logging.WARNING, __file__, 1, Outage.FAILING, (what, "x"), None)
+        assert f.filter(r)
 
 
 def test_after_the_window_one_line_says_how_many_were_held_back():
