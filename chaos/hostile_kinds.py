@@ -749,13 +749,13 @@ def _s_nested(b: Builder) -> HostileRecord:
 
 
 @kind(OUTBOUND, "nested_field_deep", note="a valid send with an extra field nested 300-1,000 levels deep "
-      "(valid JSON the parser reads): forwarded")
+      "(valid JSON the parser reads, but no JSON writer passes on beyond 254 levels): dead-lettered with that reason")
 def _s_nested_deep(b: Builder) -> HostileRecord:
     n = b.numbers.fresh()
     obj, mid = b.send(n)
     depth = b.rng.randint(300, 1000)
     text = dumps(obj)[:-1] + b',"nested":' + b"[" * depth + b"]" * depth + b"}"
-    return HostileRecord("", OUTBOUND, text, frozenset({PROVIDER}), message_id=mid, number=n)
+    return HostileRecord("", OUTBOUND, text, frozenset({DL}))
 
 
 @kind(OUTBOUND, "odd_strings", note="a valid send whose other fields hold NUL, bidi, zero-width, emoji, "
@@ -1056,7 +1056,7 @@ def _start(b: Builder, number: str, *, message_id: str | None = None, received_a
       "opted out")
 def _q_future(b: Builder) -> list[HostileRecord]:
     n = b.numbers.fresh()
-    stop = b.stop_record(n)
+    stop = b.stop_record(n, drop=("received_at",))  # sent after the START: dated by its own record
     stop.phase = "after"
     return [_start(b, n, received_at=b.rng.choice(("2099-01-01T00:00:00Z", "2099-12-31T23:59:59+14:00"))), stop]
 
