@@ -220,7 +220,7 @@ class Router:
         routed = {
             "kind": KIND_OPERATOR,
             "number": number,
-            "account_id": account_id,
+            "account_id": bounded_id(account_id, MAX_ACCOUNT_CHARS),
             "message_id": f"operator-{self.new_id()}",
             "reason": reason,
             "requested_by": requested_by,

@@ -7,7 +7,8 @@ from typing import TYPE_CHECKING
 import aiohttp
 from aiohttp import web
 
-from app.domain.numbers import NumberStatus, parse_number
+from app.domain.numbers import NumberStatus, parse_recipient
+from schemas.inbound import MAX_ACCOUNT_CHARS, bounded_id
 from app.runtime.web.errors import dumps, error_response
 
 if TYPE_CHECKING:
@@ -33,12 +34,14 @@ def register(app: web.Application, host: Host) -> None:
         return json_answer({"scope": "this worker, since it started", **host.stats.snapshot()})
 
     async def lookup(request: web.Request) -> web.Response:
-        parsed = parse_number(request.match_info["number"], settings.default_region)
+        # read as a send's recipient is: the state of the number a send to it would reach
+        parsed = parse_recipient(request.match_info["number"], settings.default_region)
         if parsed.status in (NumberStatus.MISSING, NumberStatus.UNPARSEABLE):
             return error_response(400, "invalid_number", parsed.error)
         account_id = request.query.get("account", "default")
         if not account_id:
             return error_response(400, "invalid_account", "account must not be empty")
+        account_id = bounded_id(account_id, MAX_ACCOUNT_CHARS)  # as replies and sends are keyed
         e164 = parsed.e164
         assert e164 is not None
         partition, owner = host.owner_of(e164)

@@ -223,3 +223,15 @@ def test_faust_web_stack_is_not_built_and_its_views_are_off(served):
 def test_log_records_are_masked_once_the_app_is_built(served):
     record = logging.getLogger("any").makeRecord("any", logging.INFO, __file__, 1, "to %s", (NUMBER,), None)
     assert record.getMessage() == "to +*******0100"
+
+
+
+def test_a_lookup_reads_the_number_as_a_send_would_never_as_another_one(port, fake):
+    for look_alike in ("/optouts/%2B1415555O1OO", "/optouts/%2B1415555%E2%80%8B0100", "/optouts/tel:%2B14155550100"):
+        body = error(exchange(port, request("GET", look_alike)), 400, "invalid_number")
+        assert "0100" not in body["detail"]
+
+
+def test_a_long_account_is_keyed_as_replies_and_sends_are(port, fake):
+    reply = exchange(port, request("GET", "/optouts/%2B14155550100?account=" + "a" * 300))
+    assert reply.status == 200 and reply.json()["account_id"].startswith("sha256:")
