@@ -49,7 +49,7 @@ def _worker() -> int:
 def _classify(text: str, account: str, locale: str | None) -> int:
     settings = get_settings()
     try:
-        policy = load_policy(settings.keywords_file)
+        policy = load_policy(settings.keywords_file, settings.default_locales)
     except PolicyFileError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

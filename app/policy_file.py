@@ -1,12 +1,12 @@
 """The keyword/reply configuration file (TOML), validated at start-up.
 
     [default]                  # every account and locale
-    opt_out = ["halt"]         # added to the built-in words (nothing can remove them)
+    opt_out = ["halte"]        # added to the built-in words (nothing can remove them)
     phrases = ["stop bugging me"]
     help_text = "Acme alerts: reply STOP to stop."
 
-    [locales.fr]
-    opt_out = ["arrete"]
+    [locales.fr]               # adds to the built-in French pack, for French replies
+    opt_out = ["pouce"]
     opt_out_confirmation = "Vous êtes désabonné. Répondez START pour vous réabonner."
 
     [accounts.acme]
@@ -24,7 +24,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
-from app.domain.policy import Policy, Profile
+from app.domain.policy import DEFAULT_LOCALES, Policy, Profile
 
 Word = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=480)]
@@ -64,10 +64,14 @@ class _File(BaseModel):
     accounts: dict[str, _Account] = {}
 
 
-def load_policy(path: Path | str | None) -> Policy:
-    """The built-in defaults when ``path`` is None; else the file's policy."""
+def load_policy(path: Path | str | None, default_locales: str = DEFAULT_LOCALES) -> Policy:
+    """The built-in defaults when ``path`` is None; else the file's policy. ``default_locales``
+    (OPTOUT_DEFAULT_LOCALES) are the locales of replies that name none and whose account has none."""
     if path is None:
-        return Policy()
+        try:
+            return Policy(default_locales=default_locales)
+        except ValueError as exc:
+            raise PolicyFileError(f"OPTOUT_DEFAULT_LOCALES: {exc}") from None
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
@@ -85,11 +89,15 @@ def load_policy(path: Path | str | None) -> Policy:
             loc = [str(part) for part in err["loc"]]
             problems.append(f"{path}, line {_locate(text, loc)}: {'.'.join(loc)}: {err['msg']}")
         raise PolicyFileError("\n".join(problems)) from None
-    policy = Policy(
-        default=parsed.default.to_profile(),
-        locales={name.casefold(): p.to_profile() for name, p in parsed.locales.items()},
-        accounts={name: p.to_profile(p.locale) for name, p in parsed.accounts.items()},
-    )
+    try:
+        policy = Policy(
+            default=parsed.default.to_profile(),
+            locales={name.casefold(): p.to_profile() for name, p in parsed.locales.items()},
+            accounts={name: p.to_profile(p.locale) for name, p in parsed.accounts.items()},
+            default_locales=default_locales,
+        )
+    except ValueError as exc:
+        raise PolicyFileError(f"OPTOUT_DEFAULT_LOCALES: {exc}") from None
     try:
         policy.validate()
     except ValueError as exc:

@@ -54,6 +54,7 @@ class Settings(BaseSettings):
     default_region: str = "US"
     scope: Literal["account", "global"] = "account"
     keywords_file: Path | None = None
+    default_locales: str = "en,es"  # locales of replies that name none (README: Replies)
     provider_optout_codes: str = DEFAULT_OPT_OUT_CODES
     admin_token: SecretStr | None = None
     # at most 900,000: every output (a dead letter, a suppression holding the request) then fits

@@ -54,7 +54,8 @@ class Host:
         self.settings = settings
         self.stats = Stats()
         self.router = Router(settings, self.stats, clock=clock, clock_ms=clock_ms)
-        self.decider = Decider(settings, self.stats, load_policy(settings.keywords_file), clock=clock)
+        self.decider = Decider(settings, self.stats, load_policy(settings.keywords_file, settings.default_locales),
+                               clock=clock)
         self.processor = Processor(settings, self.router, self.decider, self.stats, clock_ms)
         self.worker_id = settings.group_instance_id or f"{socket.gethostname()}-{settings.web_port}"
         self.ownership = Ownership()

@@ -18,7 +18,7 @@ phrases = ["stop bugging me"]
 help_text = "Acme alerts. Reply STOP to stop."
 
 [locales.fr]
-opt_out = ["arrete"]
+opt_out = ["pouce"]
 opt_out_confirmation = "Vous êtes désabonné."
 
 [accounts.acme]
@@ -40,7 +40,7 @@ def test_no_file_means_defaults():
 def test_good_file(tmp_path):
     policy = load_policy(write(tmp_path, GOOD))
     acme = policy.for_reply("acme")
-    assert acme.classifier.classify("arrete").intent is Intent.OPT_OUT
+    assert acme.classifier.classify("pouce").intent is Intent.OPT_OUT
     assert acme.classifier.classify("go").intent is Intent.OPT_IN
     assert acme.classifier.classify("please stop bugging me").intent is Intent.OPT_OUT
     assert acme.texts.opt_out_confirmation == "Vous êtes désabonné."
@@ -91,11 +91,38 @@ def test_classify_command():
 
 
 def test_classify_command_uses_the_configuration(tmp_path):
+    # "pouce" is in no built-in pack; ARRETE, used here before, is the French pack's and applies to every reply
     env = {"OPTOUT_KEYWORDS_FILE": str(write(tmp_path, GOOD))}
-    result = run_cli("classify", "arrete", "--account", "acme", env=env)
+    result = run_cli("classify", "pouce", "--account", "acme", env=env)
     assert result.returncode == 0 and json.loads(result.stdout)["intent"] == "opt_out"
-    assert json.loads(run_cli("classify", "arrete", "--locale", "fr", env=env).stdout)["intent"] == "opt_out"
-    assert json.loads(run_cli("classify", "arrete", env=env).stdout)["intent"] == "none"
+    assert json.loads(run_cli("classify", "pouce", "--locale", "fr", env=env).stdout)["intent"] == "opt_out"
+    assert json.loads(run_cli("classify", "pouce", env=env).stdout)["intent"] == "none"
+    assert json.loads(run_cli("classify", "arrete", env=env).stdout)["intent"] == "opt_out"
+
+
+def test_default_locales(tmp_path):
+    assert load_policy(None).for_reply("x").locales == ("en", "es")
+    assert load_policy(None, "fr").for_reply("x").locales == ("fr", "en")
+    assert load_policy(write(tmp_path, GOOD), "fr,de").for_reply("other").texts.help == "Acme alerts. Reply STOP to stop."
+    assert load_policy(write(tmp_path, GOOD), "fr").for_reply("other").texts.opt_out_confirmation == "Vous êtes désabonné."
+    for bad in ("xx", "en,klingon"):
+        with pytest.raises(PolicyFileError, match="OPTOUT_DEFAULT_LOCALES"):
+            load_policy(None, bad)
+        with pytest.raises(PolicyFileError, match="OPTOUT_DEFAULT_LOCALES"):
+            load_policy(write(tmp_path, GOOD), bad)
+    # a locale configured in the file may be a default one even without a built-in pack
+    assert load_policy(write(tmp_path, GOOD + '\n[locales.nl]\nopt_out = ["afmelden"]\n'), "nl").for_reply(
+        "x").classifier.classify("afmelden").intent is Intent.OPT_OUT
+
+
+def test_classify_command_default_locales():
+    # Spanish phrases apply to replies without a locale by default; not when the defaults say otherwise
+    assert json.loads(run_cli("classify", "no más").stdout)["intent"] == "opt_out"
+    env = {"OPTOUT_DEFAULT_LOCALES": "en"}
+    assert json.loads(run_cli("classify", "no más", env=env).stdout)["intent"] == "none"
+    assert json.loads(run_cli("classify", "ALTO", env=env).stdout)["intent"] == "opt_out"  # keywords: everywhere
+    bad = run_cli("classify", "stop", env={"OPTOUT_DEFAULT_LOCALES": "xx"})
+    assert bad.returncode == 2 and "OPTOUT_DEFAULT_LOCALES" in bad.stderr
 
 
 def test_worker_refuses_to_start_with_a_bad_file(tmp_path):
