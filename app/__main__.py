@@ -33,7 +33,7 @@ def _create_topics() -> int:
 def _worker() -> int:
     settings = get_settings()
     try:
-        load_policy(settings.keywords_file)
+        load_policy(settings.keywords_file, settings.default_locales)
     except PolicyFileError as exc:
         print(f"error: invalid keyword configuration (OPTOUT_KEYWORDS_FILE):\n{exc}", file=sys.stderr)
         return 2

@@ -129,7 +129,7 @@ class Decider:
                                  rule=rule, matched=found.matched, digest=fingerprint(routed["body"]))
             transition, outputs = self._consent(routed, table, event, body=routed["body"], intent=found.intent)
             if transition.verdict is Verdict.APPLIED:
-                texts = policy.texts
+                texts = policy.texts_for(found)  # in the language of the word that matched
                 text = texts.opt_out_confirmation if event.opted_out else texts.opt_in_confirmation
                 outputs.append(self._compliance_sms(routed, text, "opt-out" if event.opted_out else "opt-in"))
             return outputs
@@ -141,13 +141,13 @@ class Decider:
             state = self.lookup(table, routed["number"], routed["account_id"])
             log = self._log(routed, Intent.HELP, Source.KEYWORD, rule, found.matched, routed["body"],
                             verdict="logged", previous=state, new=state)
-            return [log, self._compliance_sms(routed, policy.texts.help, "help")]
+            return [log, self._compliance_sms(routed, policy.texts_for(found).help, "help")]
         if found.intent is Intent.REVIEW:
             self.stats.count("review")
             event_time = _time(routed)
             deadline = add_business_days(event_time, REVIEW_BUSINESS_DAYS)
             state = self.lookup(table, routed["number"], routed["account_id"])
-            source = Source.PHRASE if found.rule is Rule.NEGATED_PHRASE else Source.KEYWORD
+            source = Source.PHRASE if found.rule in (Rule.NEGATED_PHRASE, Rule.QUALIFIED_PHRASE) else Source.KEYWORD
             log = self._log(routed, Intent.REVIEW, source, rule, found.matched, routed["body"],
                             verdict="logged", previous=state, new=state, extra={"review_deadline": iso(deadline)})
             item = {

@@ -20,7 +20,7 @@ class ConsentRecord(BaseModel):
     intent: Literal["opt_out", "opt_in", "help", "review"]
     source: Literal["keyword", "phrase", "operator", "provider"]
     rule: str | None = Field(description="The rule that matched: keyword, phrase, embedded_keyword, "
-                             "negated_phrase, operator, or provider:code.")
+                             "negated_phrase, qualified_phrase, typo, operator, or provider:code.")
     matched: str | None = Field(description="The keyword, phrase or error code that matched.")
     body: str | None = Field(description="The raw reply text (null for operator/provider events).")
     message_id: str = Field(description="Reply id, receipt message id, or operator request id.")

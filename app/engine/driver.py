@@ -271,7 +271,7 @@ class Driver:
         self.stats = Stats()
         router = Router(s, self.stats, clock=self.clock.dt, new_id=lambda: f"id{next(self._ids)}",
                         clock_ms=self.clock.ms)
-        decider = Decider(s, self.stats, load_policy(s.keywords_file), clock=self.clock.dt)
+        decider = Decider(s, self.stats, load_policy(s.keywords_file, s.default_locales), clock=self.clock.dt)
         self.processor = Processor(s, router, decider, self.stats, self.clock.ms)
         self.processor.watermarks.set_sources(
             {TP(t, p) for t in (s.inbound_topic, s.status_topic) for p in range(self.broker.counts[t])})

@@ -8,8 +8,8 @@ import aiohttp
 from aiohttp import web
 
 from app.domain.numbers import NumberStatus, parse_recipient
-from schemas.inbound import MAX_ACCOUNT_CHARS, bounded_id
 from app.runtime.web.errors import dumps, error_response
+from schemas.inbound import MAX_ACCOUNT_CHARS, bounded_id
 
 if TYPE_CHECKING:
     from app.runtime.host import Host

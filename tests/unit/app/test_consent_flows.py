@@ -182,12 +182,12 @@ def test_provider_evidence_opts_out(h):
 def test_texts_and_keywords_per_account_and_locale():
     policy = Policy(
         locales={"fr": Profile(opt_out_confirmation="Vous êtes désabonné.")},
-        accounts={"acme": Profile(opt_out=("basta",), help_text="Acme help")},
+        accounts={"acme": Profile(opt_out=("pouce",), help_text="Acme help")},
     )
     h = Harness(policy=policy)
     assert h.reply("r1", "ARRÊT", locale="fr")[BASE.provider_topic][0]["body"] == "Vous êtes désabonné."
-    assert h.reply("r2", "basta", number="+14155550102", account_id="acme")[BASE.consent_topic][0]["matched"] == "basta"
-    assert BASE.consent_topic not in h.reply("r3", "basta", number="+14155550103")
+    assert h.reply("r2", "pouce", number="+14155550102", account_id="acme")[BASE.consent_topic][0]["matched"] == "pouce"
+    assert BASE.consent_topic not in h.reply("r3", "pouce", number="+14155550103")
     assert h.reply("r4", "help", account_id="acme")[BASE.provider_topic][0]["body"] == "Acme help"
 
 

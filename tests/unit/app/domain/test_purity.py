@@ -8,7 +8,7 @@ FORBIDDEN = {"faust", "aiokafka", "kafka", "mode", "rocksdict"}
 
 
 def test_domain_imports_no_kafka_or_faust():
-    for path in DOMAIN.glob("*.py"):
+    for path in DOMAIN.rglob("*.py"):
         tree = ast.parse(path.read_text())
         for node in ast.walk(tree):
             names = []
