@@ -11,7 +11,8 @@ from collections.abc import Callable, MutableMapping
 from datetime import datetime
 from typing import Any
 
-from app.domain.business_days import REVIEW_BUSINESS_DAYS, add_business_days
+from app import reviewing
+from app.domain.business_days import add_business_days
 from app.domain.consent import (
     RECENT_IDS,
     ConsentEvent,
@@ -28,7 +29,15 @@ from app.domain.decision import decide
 from app.domain.keywords import Intent, Rule
 from app.domain.policy import Policy
 from app.records import Output, dumps, from_timestamp_ms, iso, loads, utcnow
-from app.routing import KIND_OPERATOR, KIND_PROVIDER, KIND_REPLY, KIND_SEND
+from app.routing import (
+    KIND_OPERATOR,
+    KIND_PROVIDER,
+    KIND_REPLY,
+    KIND_REVIEW_DECISION,
+    KIND_REVIEW_EXPIRED,
+    KIND_SEND,
+    partition_for,
+)
 from app.settings import Settings
 from app.stats import Stats
 from app.suppression import suppressed
@@ -82,6 +91,8 @@ class Decider:
                                  rule=routed["rule"], matched=routed["error_code"],
                                  digest=fingerprint(routed["provider"], routed["rule"], routed["error_code"]))
             return self._consent(routed, table, event, extra={"provider": routed["provider"]})[1]
+        if kind in (KIND_REVIEW_DECISION, KIND_REVIEW_EXPIRED):
+            return self._review_decided(routed, table)
         raise ValueError(f"unknown routed record kind {kind!r}")
 
     # ------------------------------------------------------------ state
@@ -121,13 +132,15 @@ class Decider:
         policy = self.policy.for_reply(routed["account_id"], routed.get("locale"))
         found = policy.classifier.classify(routed["body"])
         rule = found.rule.value if found.rule else None
+        evidence = {"to": routed.get("to"), "keywords_id": policy.keywords_id}
         if found.intent in (Intent.OPT_OUT, Intent.OPT_IN):
             source = Source.PHRASE if found.rule is Rule.PHRASE else Source.KEYWORD
             if found.intent is Intent.OPT_IN:
                 routed = _opt_in_not_after_its_record(routed)
             event = ConsentEvent(found.intent is Intent.OPT_OUT, source, routed["message_id"], _time(routed),
                                  rule=rule, matched=found.matched, digest=fingerprint(routed["body"]))
-            transition, outputs = self._consent(routed, table, event, body=routed["body"], intent=found.intent)
+            transition, outputs = self._consent(routed, table, event, body=routed["body"], intent=found.intent,
+                                                extra=evidence)
             if transition.verdict is Verdict.APPLIED:
                 texts = policy.texts_for(found)  # in the language of the word that matched
                 text = texts.opt_out_confirmation if event.opted_out else texts.opt_in_confirmation
@@ -140,29 +153,87 @@ class Decider:
             self.stats.count("help")
             state = self.lookup(table, routed["number"], routed["account_id"])
             log = self._log(routed, Intent.HELP, Source.KEYWORD, rule, found.matched, routed["body"],
-                            verdict="logged", previous=state, new=state)
+                            verdict="logged", previous=state, new=state, extra=evidence)
             return [log, self._compliance_sms(routed, policy.texts_for(found).help, "help")]
         if found.intent is Intent.REVIEW:
-            self.stats.count("review")
-            event_time = _time(routed)
-            deadline = add_business_days(event_time, REVIEW_BUSINESS_DAYS)
-            state = self.lookup(table, routed["number"], routed["account_id"])
-            source = Source.PHRASE if found.rule in (Rule.NEGATED_PHRASE, Rule.QUALIFIED_PHRASE) else Source.KEYWORD
-            log = self._log(routed, Intent.REVIEW, source, rule, found.matched, routed["body"],
-                            verdict="logged", previous=state, new=state, extra={"review_deadline": iso(deadline)})
-            item = {
-                "account_id": routed["account_id"],
-                "number": routed["number"],
-                "message_id": routed["message_id"],
-                "body": routed["body"],
-                "matched": found.matched,
-                "rule": rule,
-                "event_time": iso(event_time),
-                "deadline": iso(deadline),
-                "queued_at": iso(self.clock()),
-            }
-            return [log, Output(self.settings.review_topic, dumps(item), key=routed["number"].encode())]
+            return self._queue_review(routed, table, policy, found, rule, evidence)
         return []
+
+    # ------------------------------------------------------------ review queue
+
+    def _queue_review(self, routed: dict, table: Table, policy, found, rule: str | None,  # type: ignore[no-untyped-def]
+                      evidence: dict[str, Any]) -> list[Output]:
+        s = self.settings
+        event_time = _time(routed)
+        deadline = add_business_days(event_time, s.review_business_days)
+        state = self.lookup(table, routed["number"], routed["account_id"])
+        source = Source.PHRASE if found.rule in (Rule.NEGATED_PHRASE, Rule.QUALIFIED_PHRASE) else Source.KEYWORD
+        rid = reviewing.review_id(partition_for(routed["number"], s.partitions), routed["number"],
+                                  routed["account_id"], routed["message_id"])
+        item = {
+            "review_id": rid,
+            "account_id": routed["account_id"],
+            "number": routed["number"],
+            "message_id": routed["message_id"],
+            "body": routed["body"],
+            "matched": found.matched,
+            "rule": rule,
+            "event_time": iso(event_time),
+            "deadline": iso(deadline),
+            "queued_at": iso(self.clock()),
+        }
+        kept = {**item, "deadline_ms": int(deadline.timestamp() * 1000), "locale": routed.get("locale"),
+                "to": routed.get("to"), "keywords_id": evidence["keywords_id"], "source": source.value}
+        if not reviewing.enqueue(table, kept, s.review_max_pending):
+            # the partition's queue is full (a flood): fail closed, decide it as an opt-out now
+            self.stats.count("review_overflow")
+            return self._review_opt_out(kept, table, Source.REVIEW_DEADLINE, "review_queue_full",
+                                        {"review_id": rid, "note": "review queue full: opted out at once"})
+        self.stats.count("review")
+        log = self._log(routed, Intent.REVIEW, source, rule, found.matched, routed["body"], verdict="logged",
+                        previous=state, new=state,
+                        extra={"review_deadline": iso(deadline), "review_id": rid, **evidence})
+        return [log, Output(s.review_topic, dumps(item), key=routed["number"].encode())]
+
+    def _review_decided(self, routed: dict, table: Table) -> list[Output]:
+        """A person's decision, or the deadline: applied once (a decided item is not pending)."""
+        expired = routed["kind"] == KIND_REVIEW_EXPIRED
+        if expired and self.settings.review_expiry == "keep":
+            return []
+        decision = "opt_out" if expired else routed.get("decision")
+        if decision not in reviewing.DECISIONS:
+            raise ValueError(f"unknown review decision {decision!r}")
+        decided = {"decision": decision, "decided_by": "deadline" if expired else routed.get("decided_by"),
+                   "note": routed.get("note"), "decided_at": routed["event_time"]}
+        item = reviewing.decide(table, routed["review_id"], decided)
+        if item is None:
+            self.stats.count("duplicates")
+            return []  # decided already, or never queued here
+        extra = {"review_id": item["review_id"], "decided_by": decided["decided_by"], "note": decided["note"]}
+        if decision == "opt_out":
+            self.stats.count("review_deadline_opt_outs" if expired else "review_opt_outs")
+            source = Source.REVIEW_DEADLINE if expired else Source.REVIEW
+            return self._review_opt_out(item, table, source, source.value, extra)
+        self.stats.count("review_dismissed")
+        reply = _reply_of(item)
+        state = self.lookup(table, item["number"], item["account_id"])
+        return [self._log(reply, Intent.REVIEW, Source.REVIEW, "review", item.get("matched"), item["body"],
+                          verdict="dismissed", previous=state, new=state,
+                          extra={**extra, "to": item.get("to"), "keywords_id": item.get("keywords_id")})]
+
+    def _review_opt_out(self, item: dict, table: Table, source: Source, rule: str,
+                        extra: dict[str, Any]) -> list[Output]:
+        """An opt-out for a queued reply: dated when the person wrote it, confirmed like a STOP."""
+        reply = _reply_of(item)
+        event = ConsentEvent(True, source, item["message_id"], _time(reply), rule=rule, matched=item.get("matched"),
+                             digest=fingerprint(item["body"]))
+        transition, outputs = self._consent(reply, table, event, body=item["body"], intent=Intent.OPT_OUT,
+                                            extra={**extra, "to": item.get("to"),
+                                                   "keywords_id": item.get("keywords_id")})
+        if transition.verdict is Verdict.APPLIED:
+            texts = self.policy.for_reply(item["account_id"], item.get("locale")).texts
+            outputs.append(self._compliance_sms(reply, texts.opt_out_confirmation, "opt-out"))
+        return outputs
 
     def _first_time(self, table: Table, routed: dict, intent: Intent) -> bool:
         """Remember a reply that changes no consent state (HELP, review), so that its replay
@@ -262,6 +333,12 @@ class Decider:
 
 def _time(routed: dict) -> datetime:
     return datetime.fromisoformat(routed["event_time"])
+
+
+def _reply_of(item: dict) -> dict:
+    """The fields of the original reply a review item keeps, as the consent log wants them."""
+    return {"number": item["number"], "account_id": item["account_id"], "message_id": item["message_id"],
+            "event_time": item["event_time"], "to": item.get("to")}
 
 
 def _opt_in_not_after_its_record(routed: dict) -> dict:

@@ -17,6 +17,7 @@ import sys
 import uuid
 from collections.abc import Callable
 from datetime import datetime
+from typing import Any
 
 import orjson
 from aiokafka.partitioner import murmur2
@@ -37,6 +38,8 @@ KIND_REPLY = "reply"
 KIND_SEND = "send"
 KIND_OPERATOR = "operator"
 KIND_PROVIDER = "provider"
+KIND_REVIEW_DECISION = "review_decision"  # a person decided a queued reply (POST /reviews/{id})
+KIND_REVIEW_EXPIRED = "review_expired"  # a queued reply's deadline passed undecided
 
 
 def _partition_cost(key: tuple[str, int], value: int) -> int:
@@ -227,6 +230,18 @@ class Router:
             "event_time": iso(now),
         }
         return self._routed(number, routed)
+
+    def review_event(self, kind: str, item: dict, **fields: Any) -> Output:
+        """The routed record of a review decision or expiry, to the partition of the item's number."""
+        routed = {
+            "kind": kind,
+            "number": item["number"],
+            "account_id": item["account_id"],
+            "review_id": item["review_id"],
+            "event_time": iso(self.clock()),
+            **fields,
+        }
+        return self._routed(item["number"], routed)
 
     def _routed(self, number: str, routed: dict) -> Output:
         key = number.encode()

@@ -66,6 +66,17 @@ class Settings(BaseSettings):
         description="A reply's client-supplied time may be this much later than its record's timestamp "
         "(or the worker's clock, if earlier); a later time is clamped to that bound.")
 
+    # Review queue (replies a person must judge)
+    review_business_days: int = Field(default=10, ge=0, le=10,
+                                      description="Deadline of a review item (the FCC allows 10 business days).")
+    review_expiry: Literal["opt_out", "keep"] = Field(
+        default="opt_out", description="opt_out: an item not decided by its deadline is opted out (fail closed); "
+        "keep: it stays pending.")
+    review_scan_interval_ms: int = Field(default=60_000, ge=100, le=3_600_000,
+                                         description="How often a worker looks for review items past their deadline.")
+    review_max_pending: int = Field(default=5_000, ge=1, description="Pending review items per table partition; "
+                                    "beyond, a reply that needs review is opted out at once (fail closed).")
+
     # Kafka client tuning
     fetch_max_wait_ms: int = Field(default=10, ge=1, le=1500)
     producer_linger_ms: int = Field(default=0, ge=0, le=1000)

@@ -20,6 +20,10 @@ COUNTERS = (
     "stale",
     "receipts_ignored",
     "message_id_clashes",
+    "review_opt_outs",
+    "review_deadline_opt_outs",
+    "review_dismissed",
+    "review_overflow",
     "coerced_replies",
 )
 

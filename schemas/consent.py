@@ -18,7 +18,9 @@ class ConsentRecord(BaseModel):
     account_id: str = Field(description="Tenant; '*' for an opt-out recorded in global scope.")
     number: str = Field(description="E.164.")
     intent: Literal["opt_out", "opt_in", "help", "review"]
-    source: Literal["keyword", "phrase", "operator", "provider"]
+    source: Literal["keyword", "phrase", "operator", "provider", "review", "review_deadline"] = Field(
+        description="review: a person decided a queued reply; review_deadline: nobody decided it by its deadline "
+        "(opted out, fail closed).")
     rule: str | None = Field(description="The rule that matched: keyword, phrase, embedded_keyword, "
                              "negated_phrase, qualified_phrase, typo, operator, or provider:code.")
     matched: str | None = Field(description="The keyword, phrase or error code that matched.")
@@ -28,9 +30,10 @@ class ConsentRecord(BaseModel):
     processed_at: AwareDatetime
     previous_state: State | None = Field(description="null: nothing was known for this number.")
     new_state: State | None
-    verdict: Literal["applied", "unchanged", "stale", "logged"] = Field(
+    verdict: Literal["applied", "unchanged", "stale", "logged", "dismissed"] = Field(
         description="applied: state changed; unchanged: same state; stale: older than the newest event "
-        "(does not override); logged: help/review, no state involved."
+        "(does not override); logged: help/review, no state involved; dismissed: a person decided a queued "
+        "reply is no opt-out."
     )
     review_deadline: AwareDatetime | None = None
     reason: str | None = Field(default=None, description="Operator's reason.")
@@ -40,6 +43,13 @@ class ConsentRecord(BaseModel):
     coerced: dict[str, str] | None = Field(
         default=None, description="Fields of the reply that were malformed or out of bounds, and what was done "
         "(e.g. received_at: clamped to the record's time plus the allowed skew; account_id: 'default').")
+    to: str | None = Field(default=None, description="The number the person wrote to (the reply's `to`).")
+    keywords_id: str | None = Field(default=None, description="Identifier of the word lists that classified "
+                                    "the reply (a hash of the effective keyword configuration).")
+    review_id: str | None = Field(default=None, description="The review item (queued, decided or expired).")
+    decided_by: str | None = Field(default=None, description="Who decided a review item ('deadline' when "
+                                   "it expired).")
+    note: str | None = Field(default=None, description="The decider's note.")
     message_id_clash: bool | None = Field(
         default=None, description="true: an event with this message id but other content was seen before; "
         "this one was processed as a new event, not as a replay.")

@@ -47,6 +47,8 @@ class Source(str, Enum):
     PHRASE = "phrase"
     OPERATOR = "operator"
     PROVIDER = "provider"
+    REVIEW = "review"  # a person decided a queued reply: opt out
+    REVIEW_DEADLINE = "review_deadline"  # nobody decided it by its deadline: opted out (fail closed)
 
 
 class Verdict(str, Enum):

@@ -21,6 +21,7 @@ The word lists live in ``app.domain.locales`` (one pack per language).
 
 from __future__ import annotations
 
+import hashlib
 import re
 import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
@@ -152,6 +153,15 @@ class KeywordSet:
     negations: frozenset[str] = NEGATIONS
     near: frozenset[str] | None = None  # opt-out words whose typos are reviewed (None: every opt-out word)
     language: Mapping[str, str] = field(default_factory=dict)  # normalized word or phrase -> pack to answer in
+
+    def digest(self) -> str:
+        """An identifier of these word lists (a hash of everything that classifies), so that the
+        evidence can tell replies classified by different lists apart."""
+        parts = [",".join(sorted(words)) for words in (self.opt_out, self.opt_in, self.help, self.phrases,
+                                                        self.review, self.courtesy, self.negations, self.near or ())]
+        parts += [f"{p.lang}:{p.name}:{p.regex}:{p.qualifiers}" for p in self.patterns]
+        parts += [f"{k}={v}" for k, v in sorted(self.language.items())]
+        return "kw-" + hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
 
     def merged(self, opt_out: Iterable[str] = (), opt_in: Iterable[str] = (), help: Iterable[str] = (),
                phrases: Iterable[str] = ()) -> KeywordSet:

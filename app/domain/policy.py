@@ -58,6 +58,7 @@ class ReplyPolicy:
     locale: str | None  # the reply's (or its account's) locale; None: the default locales
     locales: tuple[str, ...] = (BASE,)  # whose phrases and grammar apply, its own first
     by_language: Mapping[str, Texts] = field(default_factory=dict)
+    keywords_id: str = ""  # KeywordSet.digest() of the lists that classify these replies
 
     def texts_for(self, found: Classification) -> Texts:
         """The texts that answer ``found``: in the language of the word that matched when it is
@@ -154,8 +155,9 @@ class Policy:
         locale, tags = self._locales_of(account_id, locale)
         own = tags[0]
         by_language = {code: self.texts(account_id, own if base_language(own) == code else code) for code in PACKS}
-        return ReplyPolicy(Classifier(self.keywords(account_id, locale)), self.texts(account_id, own), locale, tags,
-                           by_language)
+        keywords = self.keywords(account_id, locale)
+        return ReplyPolicy(Classifier(keywords), self.texts(account_id, own), locale, tags, by_language,
+                           keywords.digest())
 
     def validate(self) -> None:
         """Every combination's keywords once: raises ValueError on conflicting keywords."""
