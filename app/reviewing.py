@@ -76,10 +76,12 @@ def decide(table: Table, rid: str, decision: dict) -> dict | None:
     return item
 
 
-def listing(table: Table, account_id: str | None, after: tuple[int, str] | None, limit: int) -> list[dict]:
+def listing(table: Table, account_id: str | None, after: tuple[int, str] | None, limit: int,
+            partition: int | None = None) -> list[dict]:
     """Pending items of one partition, oldest deadline first, after the cursor ``(deadline, id)``."""
     rows = sorted((deadline, rid) for rid, (deadline, account) in pending_index(table).items()
-                  if account_id is None or account == account_id)
+                  if (account_id is None or account == account_id)
+                  and (partition is None or partition_of(rid) == partition))
     if after is not None:
         rows = [row for row in rows if row > after]
     out = []

@@ -6,7 +6,7 @@ JSON Schema exports live in ``schemas/json/`` (``python -m schemas.export``).
 from schemas.consent import ConsentRecord
 from schemas.deadletter import DeadLetter
 from schemas.inbound import InboundReply
-from schemas.operator import OperatorOptOut
+from schemas.operator import OperatorOptOut, ReviewDecision
 from schemas.outbound import OutboundRequest
 from schemas.provider import ProviderMessage
 from schemas.review import ReviewItem
@@ -24,12 +24,14 @@ TOPIC_MODELS = {
     "sms.consent": ConsentRecord,
     "sms.review": ReviewItem,
     "http.post-optouts": OperatorOptOut,
+    "http.post-reviews": ReviewDecision,
 }
 
 __all__ = [
     "TOPIC_MODELS",
     "ConsentRecord",
     "OperatorOptOut",
+    "ReviewDecision",
     "ReviewItem",
     "StatusReceipt",
     "DeadLetter",

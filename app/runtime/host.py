@@ -14,6 +14,7 @@ import socket
 import time
 from datetime import UTC, datetime
 
+from app import reviewing
 from app.deciding import Decider
 from app.engine.loop import EngineLoop
 from app.engine.outage import Outage
@@ -22,7 +23,7 @@ from app.engine.progress import ProgressPublisher, parse_progress
 from app.engine.records import TP
 from app.policy_file import load_policy
 from app.records import Output
-from app.routing import Router, partition_for
+from app.routing import KIND_REVIEW_EXPIRED, Router, partition_for
 from app.runtime import quiet_logs
 from app.runtime.assignor import Ownership, make_assignor
 from app.runtime.kafka_ports import (
@@ -100,6 +101,7 @@ class Host:
             asyncio.ensure_future(self._guard("progress reader", self._read_progress())),
             asyncio.ensure_future(self._guard("broker probe", self._probe_broker())),
             asyncio.ensure_future(self._guard("standby replicas", self._keep_standbys())),
+            asyncio.ensure_future(self._guard("review deadlines", self._expire_reviews())),
         ]
         self.started = True
 
@@ -213,6 +215,29 @@ class Host:
                     store.write({k: v for _, k, v in fresh if v is not None}, fresh[-1][0] + 1)
 
         await self._forever(Outage(log, "standby replicas"), once)
+
+    async def _expire_reviews(self) -> None:
+        """Opt out the review items nobody decided by their deadline (fail closed): each is
+        published to its number's partition and applied there once, like a decision."""
+        published: dict[str, int] = {}  # review id -> when (not again for a while: applied by then)
+
+        async def once() -> None:
+            if self.settings.review_expiry == "keep" or self.rebalancing:
+                return
+            now = clock_ms()
+            for rid, at in list(published.items()):
+                if now - at > 10 * self.settings.review_scan_interval_ms:
+                    del published[rid]
+            for partition in range(self.settings.partitions):
+                state = self.local_state(partition)
+                if state is None:
+                    continue
+                for item in reviewing.expired(state, now)[:1000]:
+                    if item["review_id"] not in published:
+                        await self.publish(self.router.review_event(KIND_REVIEW_EXPIRED, item))
+                        published[item["review_id"]] = now
+
+        await self._forever(Outage(log, "review deadlines"), once, self.settings.review_scan_interval_ms / 1000)
 
     async def _probe_broker(self) -> None:
         """Ask the broker something small every second: health says when it does not answer."""

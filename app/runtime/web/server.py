@@ -20,7 +20,7 @@ import aiohttp
 import mode
 from aiohttp import web
 
-from app.runtime.web import operator, views
+from app.runtime.web import operator, reviews, views
 from app.runtime.web.errors import MAX_BODY_BYTES, JsonErrorRequestHandler, json_errors
 
 if TYPE_CHECKING:
@@ -34,6 +34,7 @@ def make_application(host: Host) -> web.Application:
     app = web.Application(middlewares=[json_errors], client_max_size=MAX_BODY_BYTES)
     views.register(app, host)
     operator.register(app, host)
+    reviews.register(app, host)
     return app
 
 

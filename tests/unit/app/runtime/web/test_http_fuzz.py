@@ -1,5 +1,5 @@
-"""HTTP fuzz test over every endpoint (GET /health, GET /stats, GET /optouts/{number},
-POST /optouts, Faust's /router and /table, unknown paths), in raw bytes over a socket:
+"""HTTP fuzz test over every endpoint (GET /health, GET /stats, GET /optouts/{number}, GET /reviews,
+POST /optouts, POST /reviews/{id}, Faust's /router and /table, unknown paths), in raw bytes over a socket:
 generated methods, paths, query strings, headers (non-UTF-8 bytes in Authorization
 among them), bodies and framings, each carrying a phone number written some way.
 
@@ -87,6 +87,7 @@ def paths(draw, phone: str, wild: bool) -> bytes:
     return draw(st.sampled_from([
         b"/health", b"/stats", b"/optouts", b"/optouts/", b"/optouts/" + number, b"/optouts/" + junk,
         b"/optouts/" + number + b"/" + junk, b"/optouts/" + junk + number, b"/router", b"/router/",
+        b"/reviews", b"/reviews/" + junk, b"/reviews/0.0123456789abcdef01", b"/reviews?cursor=" + junk,
         b"/router/" + junk + b"/", b"/router/optouts/" + number + b"/", b"/router/topics", b"/table",
         b"/table/optouts/" + number + b"/", b"/", b"//optouts/" + number, b"/health/" + junk,
         b"/" + junk, b"/" + number, b"/optouts/" + number + b"/../../router/", b"*",
