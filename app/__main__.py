@@ -4,6 +4,8 @@
     python -m app create-topics          create the topics, check partition counts
     python -m app classify "TEXT" [--account ID] [--locale LOCALE]
                                          how a reply would be classified (JSON)
+    python -m app import-optouts FILE --account ID --source-format csv|twilio|aws|activecampaign [--dry-run]
+                                         record the opt-outs of another product's export
 """
 
 from __future__ import annotations
@@ -13,7 +15,19 @@ import asyncio
 import json
 import logging
 import sys
+import textwrap
+from pathlib import Path
 
+from app.importing import (
+    FORMAT_HELP,
+    FORMATS,
+    ImportFileError,
+    ProgressBar,
+    import_name,
+    import_requested_by,
+    read_optouts,
+    render_summary,
+)
 from app.policy_file import PolicyFileError, load_policy
 from app.runtime.topics import TopologyError, ensure_topics
 from app.settings import get_settings
@@ -57,6 +71,80 @@ def _classify(text: str, account: str, locale: str | None) -> int:
     return 0
 
 
+def _import_optouts(args: argparse.Namespace) -> int:
+    if not args.account.strip():
+        print("error: --account must not be empty", file=sys.stderr)
+        return 2
+    settings = get_settings()
+    region = (args.region or settings.default_region).upper()
+    try:
+        policy = load_policy(settings.keywords_file, settings.default_locales)
+    except PolicyFileError as exc:
+        print(f"error: invalid keyword configuration (OPTOUT_KEYWORDS_FILE):\n{exc}", file=sys.stderr)
+        return 2
+    classifier = policy.for_reply(args.account).classifier
+    try:
+        data = sys.stdin.buffer.read() if args.file == "-" else Path(args.file).read_bytes()
+    except OSError as exc:
+        print(f"error: cannot read {args.file}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
+    file_name = import_name("stdin" if args.file == "-" else args.file)
+    bar = ProgressBar(sys.stderr)
+    phase = ["reading"]
+    bar.start("reading")
+
+    def progress(name: str, done: int, total: int) -> None:
+        if name != phase[0]:
+            bar.finish()
+            bar.start(name)
+            phase[0] = name
+        bar.update(done, total)
+
+    try:
+        plan = read_optouts(data, args.source_format, region,
+                            reply_intent=lambda body: classifier.classify(body).intent.value,
+                            progress=lambda done, total: progress("reading", done, total))
+    except ImportFileError as exc:
+        bar.finish()
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    result = None
+    if not args.dry_run:
+        from app.runtime.importer import publish_import
+
+        try:
+            result = asyncio.run(publish_import(settings, plan, account_id=args.account, file_name=file_name,
+                                                wait_seconds=args.wait, progress=progress))
+        except TopologyError as exc:
+            bar.finish()
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+    bar.finish()
+    if args.json:
+        print(json.dumps({"file": file_name, "account_id": args.account,
+                          "requested_by": import_requested_by(file_name), "region": region,
+                          "dry_run": args.dry_run, **plan.to_json(), "result": result}, ensure_ascii=False))
+    else:
+        print(f"{file_name}: account {args.account!r}, requested_by {import_requested_by(file_name)!r}")
+        print(render_summary(plan, result))
+    return 1 if result is not None and result["failed"] else 0
+
+
+IMPORT_EPILOG = """\
+What is read, per --source-format (a plain file with one number per line works with every format):
+
+{formats}
+
+Numbers are normalized as POST /optouts does (lenient, with --region, default OPTOUT_DEFAULT_REGION) and
+each is recorded once as an operator opt-out with requested_by 'import:<file name>'. Bad lines (empty,
+unparseable, wrong columns) are reported with their line numbers and never stop the import. Importing
+the same file (same name, same account) again changes nothing and logs nothing new.
+
+Exit status: 0 done (bad lines included), 1 some opt-outs were not acknowledged by the broker (run the
+same import again: it is idempotent), 2 the file, the keyword configuration or the topics are unusable.
+"""
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m app", description="SMS opt-out compliance stream processor")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -66,9 +154,30 @@ def main(argv: list[str] | None = None) -> int:
     classify.add_argument("text")
     classify.add_argument("--account", default="default")
     classify.add_argument("--locale", default=None)
+    importer = sub.add_parser(
+        "import-optouts", help="record every opt-out of another product's export (operator opt-outs)",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Record every number of an exported opt-out list as an operator opt-out "
+                    "(the same path as POST /optouts), idempotently.",
+        epilog=IMPORT_EPILOG.format(formats="\n".join(
+            textwrap.fill(f"{name}: {FORMAT_HELP[name]}", 100, initial_indent="  ", subsequent_indent="    ")
+            for name in FORMATS)))
+    importer.add_argument("file", metavar="FILE", help="the export ('-' reads standard input); .gz is read as is")
+    importer.add_argument("--account", required=True, help="the account the opt-outs are recorded for")
+    importer.add_argument("--source-format", required=True, choices=FORMATS, help="the product that exported it")
+    importer.add_argument("--dry-run", action="store_true", help="read and report; publish nothing")
+    importer.add_argument("--region", default=None,
+                          help="country of numbers written without one (default OPTOUT_DEFAULT_REGION)")
+    importer.add_argument("--wait", type=float, default=120.0, metavar="SECONDS",
+                          help="how long to wait for the worker to apply them and report the outcomes "
+                               "(default 120; 0: do not wait)")
+    importer.add_argument("--json", action="store_true", help="print the summary as JSON")
     args = parser.parse_args(argv)
     if args.command == "classify":
         return _classify(args.text, args.account, args.locale)
+    if args.command == "import-optouts":
+        logging.basicConfig(level=logging.WARNING, format="[%(asctime)s] %(levelname)s %(name)s: %(message)s")
+        return _import_optouts(args)
     logging.basicConfig(level=logging.INFO, format="[%(asctime)s] %(levelname)s %(name)s: %(message)s")
     if args.command == "worker":
         return _worker()

@@ -217,14 +217,18 @@ class Router:
         ts = origin.timestamp_ms
         return now_ms if ts is None or ts < 0 or ts > now_ms else ts
 
-    def operator_opt_out(self, number: str, account_id: str, reason: str, requested_by: str) -> Output:
-        """The routed record for an operator's opt-out (``POST /optouts``); ``number`` is E.164."""
+    def operator_opt_out(self, number: str, account_id: str, reason: str, requested_by: str,
+                         message_id: str | None = None) -> Output:
+        """The routed record for an operator's opt-out (``POST /optouts``); ``number`` is E.164.
+
+        ``message_id``: a deterministic id (``import-optouts``), so that the same opt-out sent again
+        is a replay the decider recognizes (same id, same reason and requester); default a new one."""
         now = self.clock()
         routed = {
             "kind": KIND_OPERATOR,
             "number": number,
             "account_id": bounded_id(account_id, MAX_ACCOUNT_CHARS),
-            "message_id": f"operator-{self.new_id()}",
+            "message_id": message_id or f"operator-{self.new_id()}",
             "reason": reason,
             "requested_by": requested_by,
             "event_time": iso(now),
