@@ -8,6 +8,7 @@ again and again are put back as soon as they are evicted.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from typing import Generic, TypeVar
 
@@ -24,7 +25,8 @@ class BoundedCache(Generic[K, V]):
         self.max_entries = max_entries
         self.max_bytes = max_bytes
         self._cost = cost  # what one entry costs in bytes: its key, value and the dict slot
-        self._data: dict[K, V] = {}
+        # an OrderedDict: a plain dict's "first key" gets slower as its front is popped again and again
+        self._data: OrderedDict[K, V] = OrderedDict()
         self._bytes = 0
 
     def get(self, key: K) -> V | None:
@@ -36,8 +38,8 @@ class BoundedCache(Generic[K, V]):
             return
         data = self._data
         while data and (len(data) >= self.max_entries or self._bytes + cost > self.max_bytes):
-            oldest = next(iter(data))
-            self._bytes -= self._cost(oldest, data.pop(oldest))
+            oldest, value = data.popitem(last=False)
+            self._bytes -= self._cost(oldest, value)
         data[key] = value
         self._bytes += cost
 
