@@ -137,8 +137,10 @@ class Decider:
             source = Source.PHRASE if found.rule is Rule.PHRASE else Source.KEYWORD
             if found.intent is Intent.OPT_IN:
                 routed = _opt_in_not_after_its_record(routed)
+            claimed = routed.get("claimed_event_time")
             event = ConsentEvent(found.intent is Intent.OPT_OUT, source, routed["message_id"], _time(routed),
-                                 rule=rule, matched=found.matched, digest=fingerprint(routed["body"]))
+                                 rule=rule, matched=found.matched, digest=fingerprint(routed["body"]),
+                                 not_before=datetime.fromisoformat(claimed) if claimed else None)
             transition, outputs = self._consent(routed, table, event, body=routed["body"], intent=found.intent,
                                                 extra=evidence)
             if transition.verdict is Verdict.APPLIED:
@@ -342,13 +344,16 @@ def _reply_of(item: dict) -> dict:
 
 
 def _opt_in_not_after_its_record(routed: dict) -> dict:
-    """An opt-in is never dated after its record reached us (the router's trusted time): the
+    """An opt-in is never ordered after its record reached us (the router's trusted time): the
     allowed clock skew may date an opt-out a little late (fail closed), never an opt-in, which
-    would make an opt-out sent in between stale."""
+    would make an opt-out sent in between stale. It still lets sends through only from the
+    time it claims (``claimed_event_time``): fail closed both ways."""
     trusted_ms = routed.get("trusted_ms")
-    if not isinstance(trusted_ms, int) or _time(routed) <= from_timestamp_ms(trusted_ms):
-        return routed
+    event_time = _time(routed)
+    if not isinstance(trusted_ms, int) or int(event_time.timestamp() * 1000) <= trusted_ms:
+        return routed  # (within the record's millisecond: not after it)
     trusted = iso(from_timestamp_ms(trusted_ms))
     coerced = {**(routed.get("coerced") or {}),
-               "event_time": f"{routed['event_time']} is after the record's time: an opt-in is dated {trusted}"}
-    return {**routed, "event_time": trusted, "coerced": coerced}
+               "event_time": f"{routed['event_time']} is after the record's time: the opt-in is ordered at "
+                             f"{trusted}, sends go through from {routed['event_time']}"}
+    return {**routed, "event_time": trusted, "claimed_event_time": routed["event_time"], "coerced": coerced}

@@ -67,6 +67,9 @@ class ConsentEvent:
     rule: str | None = None
     matched: str | None = None
     digest: str = ""  # fingerprint() of the event's content
+    # an opt-in ordered at ``event_time`` but claiming a later time: sends requested before that
+    # later time stay suppressed (the ordering time only decides which consent event wins)
+    not_before: datetime | None = None
 
     @property
     def token(self) -> str:
@@ -177,7 +180,8 @@ def _apply(current: ConsentState | None, event: ConsentEvent, token: str) -> Tra
         last_message_id=event.message_id,
         recent_ids=_remember(current.recent_ids if current else (), token),
         resubscribed_at=(
-            event.event_time if current is not None and current.opted_out and not event.opted_out
+            max(event.event_time, event.not_before or event.event_time)
+            if current is not None and current.opted_out and not event.opted_out
             else (current.resubscribed_at if current else None)
         ),
     )

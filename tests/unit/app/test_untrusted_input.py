@@ -224,3 +224,16 @@ def test_dead_letters_of_hostile_payloads_fit(h):
 def h_origin():
     from app.records import Origin
     return Origin(BASE.inbound_topic, 0, 1, REPLY_MS)
+
+
+def test_an_opt_in_ordered_at_its_record_lets_sends_through_only_from_the_time_it_claims(h):
+    h.reply("r0", "STOP", timestamp_ms=REPLY_MS - HOUR_MS)
+    log = consent(h.reply("r1", "START", received_at="2026-01-01T00:04:00+00:00", timestamp_ms=REPLY_MS))
+    assert log["new_state"] == "subscribed" and "ordered at" in log["coerced"]["event_time"]
+    assert h.send("s1", at_ms=REPLY_MS + 120_000) == "opted_out"  # before the START's claimed 00:04
+    assert h.send("s2", at_ms=REPLY_MS + 300_000) == "provider"
+
+
+def test_a_received_at_within_its_records_millisecond_is_not_after_it(h):
+    log = consent(h.reply("r1", "START", received_at="2026-01-01T00:00:00.000900+00:00", timestamp_ms=REPLY_MS))
+    assert not log.get("coerced") and log["event_time"] == "2026-01-01T00:00:00.000900+00:00"
