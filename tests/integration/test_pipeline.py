@@ -151,19 +151,22 @@ async def test_lookups_do_not_depend_on_upstream_keys_or_partitions(live):
 MALFORMED: list[tuple[bytes | None, str]] = [
     (b"STOP", "not valid JSON"),
     (b'["a", "list"]', "expected a JSON object"),
-    (b'{"message_id": 17, "from": "+14155550104", "body": "STOP"}', "message_id"),
     (b'{"message_id": "m-nobody", "from": "+14155550104"}', "body"),
     (b'{"message_id": "m-nofrom", "body": "STOP"}', "from"),
     (b'{"message_id": "m-badfrom", "from": "not a number", "body": "STOP"}', "from"),
-    (b'{"message_id": "m-badtime", "from": "+14155550104", "body": "STOP", "received_at": "yesterday"}', "received_at"),
     (b"\xff\xfe\x00garbage", "not valid JSON"),
-    (json.dumps({"message_id": "m-long", "from": "+14155550104", "body": "x" * 5000}).encode(), "over the limit"),
+]
+# replies whose metadata is malformed are not lost: processed, the coercion in the consent record (issue 8)
+COERCED: list[bytes] = [
+    b'{"message_id": 17, "from": "+14155550107", "body": "STOP"}',
+    b'{"message_id": "m-badtime", "from": "+14155550107", "body": "STOP", "received_at": "yesterday"}',
+    json.dumps({"message_id": "m-long", "from": "+14155550107", "body": "stop " + "x" * 5000}).encode(),
 ]
 
 
 async def test_malformed_records_are_dead_lettered_with_original_bytes(live):
     topology, worker = live
-    await produce(topology.bootstrap, topology.inbound, [payload for payload, _ in MALFORMED])
+    await produce(topology.bootstrap, topology.inbound, [payload for payload, _ in MALFORMED] + COERCED)
     bad_sends = [
         b"{not json",
         b'{"message_id": "m-s-notext", "to": "+14155550105", "body": 42}',
@@ -194,6 +197,8 @@ async def test_malformed_records_are_dead_lettered_with_original_bytes(live):
         assert reason in record["error"], (reason, record["error"])
         assert isinstance(record["offset"], int) and isinstance(record["partition"], int) and record["at"]
     assert by_payload[b"\xff\xfe\x00garbage"]["payload_encoding"] == "base64"
+    assert not [payload for payload in COERCED if payload in by_payload]
+    await wait_opted_out(worker, "+14155550107")
     for payload in bad_sends:
         assert by_payload[payload]["source_topic"] == topology.outbound
     assert worker.get("/health")[0] == 200
