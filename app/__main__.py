@@ -173,6 +173,9 @@ def main(argv: list[str] | None = None) -> int:
                                "(default 120; 0: do not wait)")
     importer.add_argument("--json", action="store_true", help="print the summary as JSON")
     args = parser.parse_args(argv)
+    from app.runtime import log_mask
+
+    log_mask.install()  # no phone number in any log line, from the first one on
     if args.command == "classify":
         return _classify(args.text, args.account, args.locale)
     if args.command == "import-optouts":
