@@ -1,0 +1,85 @@
+"""RocksDB stores: what they keep, and their memory bound (``app/runtime/rocks.py``)."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+from app.runtime.rocks import NEXT_KEY, RocksStores
+from app.settings import Settings
+
+KIB = 1024
+
+
+def stores(tmp_path: Path, **settings: int) -> RocksStores:
+    return RocksStores(Settings(data_dir=tmp_path, kafka_bootstrap_servers="unused:9092", **settings))
+
+
+def test_changes_and_the_changelog_position_survive_a_reopen(tmp_path: Path) -> None:
+    s = stores(tmp_path)
+    s.open(3).write({b"+16175550123|default": b'{"opted_out":true}'}, 17)
+    s.open(3).write({b"+16175550123|default": b'{"opted_out":false}'}, 12)  # never goes back
+    s.close_all()
+    again = stores(tmp_path).open(3)
+    assert again.get(b"+16175550123|default") == b'{"opted_out":false}'
+    assert again.changelog_next() == 17 and again.get(NEXT_KEY) == b"17"
+
+
+def test_the_block_cache_is_one_per_worker(tmp_path: Path) -> None:
+    s = stores(tmp_path, rocksdb_block_cache_bytes=2 * 1024 * KIB)
+    a, b = s.open(0), s.open(1)
+    for i in range(3000):
+        a.write({f"+1617555{i:04d}|default".encode(): b"x" * 200}, i + 1)
+    a.db.flush()
+    for i in range(3000):
+        assert a.get(f"+1617555{i:04d}|default".encode()) is not None
+    memory = s.memory()
+    usage = memory["partitions"]
+    assert memory["block_cache_capacity"] == 2 * 1024 * KIB
+    assert 0 < memory["block_cache_usage"] <= 2 * 1024 * KIB
+    # one cache: partition 1 read nothing, and reports the same usage as partition 0
+    assert usage[0]["block-cache-usage"] == usage[1]["block-cache-usage"] == memory["block_cache_usage"]
+    assert b.get(b"nothing") is None
+
+
+def test_bookkeeping_rewritten_at_every_checkpoint_does_not_grow_the_memtable(tmp_path: Path) -> None:
+    """The highest decided input offset per input partition and the changelog position are
+    rewritten at every checkpoint (10 a second): updated in place, not appended."""
+    store = stores(tmp_path).open(0)
+    origins = {f"app.outbound:{p}": 100_000 for p in range(16)}
+    store.write({b"__origins__": json.dumps(origins).encode()}, 100_000)
+    before = store.db.property_int_value("rocksdb.cur-size-all-mem-tables")
+    for checkpoint in range(1, 5001):
+        origins = {name: offset + 17 for name, offset in origins.items()}
+        store.write({b"__origins__": json.dumps(origins).encode()}, 100_000 + checkpoint)
+    assert store.db.property_int_value("rocksdb.num-entries-active-mem-table") <= 4
+    assert store.db.property_int_value("rocksdb.cur-size-all-mem-tables") - before < 64 * KIB
+    assert json.loads(store.get(b"__origins__") or b"{}") == origins
+    assert store.changelog_next() == 105_000
+
+
+def test_the_memtables_of_all_partitions_share_one_write_buffer_budget(tmp_path: Path) -> None:
+    """Each partition writes less than its own write buffer (512 KiB), together 6 times more:
+    without the worker's shared budget nothing would ever be flushed."""
+    budget = 512 * KIB
+    s = stores(tmp_path, rocksdb_write_buffer_bytes=budget, rocksdb_max_write_buffers=2)
+    opened = [s.open(p) for p in range(8)]
+    for i in range(8 * 1300):  # ~ 3 MiB of distinct keys, ~ 390 KiB per partition
+        opened[i % 8].write({f"+1617{i:07d}|default".encode(): b"v" * 250}, i + 1)
+        if i % 400 == 399:
+            time.sleep(0.01)  # let the background flushes run (a worker writes ~50 KiB/s)
+    deadline = time.monotonic() + 20
+    while s.memory()["write_buffer_usage"] > 1.25 * budget and time.monotonic() < deadline:
+        time.sleep(0.05)
+    memory = s.memory()
+    assert memory["write_buffer_budget"] == budget
+    total = sum(p["cur-size-all-mem-tables"] for p in memory["partitions"].values())
+    # a soft limit: a flush starts once the memtables pass ~90 % of it, checked at each write
+    assert memory["write_buffer_usage"] <= 1.25 * budget and total <= 1.25 * budget
+    flushed = [p for p, values in memory["partitions"].items() if values["live-sst-files-size"]]
+    assert len(flushed) >= 4
+    # the memtables' memory is charged to the block cache: one bound for RocksDB on the worker
+    assert memory["block_cache_usage"] >= memory["write_buffer_usage"]
+    assert all(store.get(f"+1617{i:07d}|default".encode()) == b"v" * 250
+               for i, store in ((i, opened[i % 8]) for i in range(0, 8 * 1300, 97)))
