@@ -1,11 +1,11 @@
 """``python -m soak`` (``make soak``): one worker under a steady mixed load; exit 1 if its RSS
 keeps growing after the warm-up (slope above the target) or a send is lost or doubled.
 
-    python -m soak [--duration S] [--rate N] [--numbers N] [--reply-share F] [--warmup S]
+    python -m soak [--scale full|small] [--duration S] [--rate N] [--numbers N] [--reply-share F] [--warmup S]
                    [--interval S] [--target MIB_PER_MIN] [--seed N] [--guarantee G] [--traced]
                    [--app-dir DIR] [--out DIR]
 
-Environment (flags win): SOAK_DURATION, SOAK_RATE, SOAK_NUMBERS, SOAK_REPLY_SHARE, SOAK_WARMUP,
+Environment (flags win): SOAK_SCALE, SOAK_DURATION, SOAK_RATE, SOAK_NUMBERS, SOAK_REPLY_SHARE, SOAK_WARMUP,
 SOAK_INTERVAL, SOAK_TARGET, SOAK_SEED, SOAK_TRACED=1, SOAK_APP_DIR, OPTOUT_PROCESSING_GUARANTEE;
 KAFKA_BOOTSTRAP_SERVERS to use a running broker, else its own on SOAK_KAFKA_PORT (default 29292,
 run dir .run/kafka-29292), started if needed and stopped again at the end.
@@ -26,7 +26,7 @@ from typing import Any
 from chaos.broker import LocalBroker
 from soak import report
 from soak.accounting import Ledger, account
-from soak.config import DEFAULT_KAFKA_PORT, RESULTS_DIR, WORK_DIR, SoakConfig
+from soak.config import DEFAULT_KAFKA_PORT, RESULTS_DIR, SCALES, WORK_DIR, SoakConfig
 from soak.load import LoadGenerator
 from soak.outcomes import LedgerCollector
 from soak.rss import RssSampler, summarize
@@ -41,6 +41,8 @@ def _env(name: str, cast: Any = str) -> Any:
 
 def parse(argv: list[str]) -> argparse.Namespace:
     ap = argparse.ArgumentParser(prog="python -m soak", description=__doc__.split("\n\n")[0])
+    ap.add_argument("--scale", choices=("full", "small"), default=_env("SOAK_SCALE") or "full",
+                    help="full: 30 min, the 0.1 MiB/min target; small: 3 min (make chaos), 1 MiB/min")
     ap.add_argument("--duration", type=float, default=_env("SOAK_DURATION", float), help="load seconds (1800)")
     ap.add_argument("--rate", type=float, default=_env("SOAK_RATE", float), help="records/s (1500)")
     ap.add_argument("--numbers", type=int, default=_env("SOAK_NUMBERS", int), help="distinct numbers (20000)")
@@ -55,12 +57,12 @@ def parse(argv: list[str]) -> argparse.Namespace:
                     help="run the worker under tracemalloc (soak.traced_worker), heap diffs in its data dir")
     ap.add_argument("--app-dir", default=_env("SOAK_APP_DIR"),
                     help="run the worker from this checkout (e.g. a git worktree of another commit); default: here")
-    ap.add_argument("--out", default=str(RESULTS_DIR))
+    ap.add_argument("--out", default=None, help="default soak/results (small: soak/results/small)")
     return ap.parse_args(argv)
 
 
 def config_of(args: argparse.Namespace) -> SoakConfig:
-    return SoakConfig().replace(duration_s=args.duration, rate=args.rate, numbers=args.numbers,
+    return SCALES[args.scale].replace(duration_s=args.duration, rate=args.rate, numbers=args.numbers,
                                 reply_share=args.reply_share, warmup_s=args.warmup,
                                 sample_interval_s=args.interval, target_slope_mib_per_min=args.target,
                                 seed=args.seed, guarantee=args.guarantee, traced=args.traced or None,
@@ -203,7 +205,8 @@ async def amain(args: argparse.Namespace) -> int:
     if meta["runtime_at_start"] != meta["runtime_at_end"]:
         doc["notes"].append(f"app/ changed during the run ({meta['runtime_at_start']} -> {meta['runtime_at_end']})")
     doc["meta"] = meta
-    paths = report.write(doc, Path(args.out))
+    out = Path(args.out) if args.out else RESULTS_DIR / ("" if config.scale == "full" else config.scale)
+    paths = report.write(doc, out)
     r, a = doc["rss"], doc["accounting"]
     say(f"RSS: start {r['rss_start_mib']} MiB, after the {config.warmup_s:.0f} s warm-up {r['rss_after_warmup_mib']} "
         f"MiB, end {r['rss_end_mib']} MiB, max {r['rss_max_mib']} MiB")

@@ -47,7 +47,7 @@ def markdown(doc: dict[str, Any]) -> str:
         "",
         f"Run {m['started_at']} → {m['finished_at']}, commit {m.get('commit')}, guarantee {c['guarantee']}, "
         f"{m['machine']['cpus']} CPUs, Python {m['machine']['python']}"
-        + (", worker under tracemalloc (soak.traced_worker)" if c["traced"] else "") + ".",
+        + (", traced worker (soak.traced_worker)" if c["traced"] else "") + ".",
         "",
         f"Load: {c['rate']:,.0f} records/s for {c['duration_s'] / 60:,.1f} min ({load['produced']:,} records: "
         f"{a['sends']:,} send requests, {load['replies']:,} replies {load['reply_kinds']}) to "
