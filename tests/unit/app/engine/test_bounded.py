@@ -1,0 +1,68 @@
+"""Issue 11: nothing in the engine grows with traffic, only with partitions and distinct keys.
+
+The same numbers get round after round of sends and replies; after each round the sizes of
+every map and list the engine keeps (per partition, per input, per checkpoint) and the keys
+in the stores are taken. Once every key was written they must not change (the progress
+reports kept per reply partition grow to their bound and stay there).
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from app.engine.driver import Driver
+from app.engine.watermarks import ENTRIES_PER_SOURCE
+from tests.unit.app.engine.scenario import NUMBERS
+
+
+def sizes(d: Driver) -> dict[str, object]:
+    p, loop = d.processor, d.loop
+    assert loop is not None
+    return {
+        "positions": len(p.positions),
+        "held": p.held_count(),
+        "held_partitions": len(p.held),
+        "watermark_cache": len(p._wm),
+        "held_origins": sorted(len(v) for v in p._held_origins.values()),
+        "overlays": sum(len(s._pending) for s in p.states.values()),
+        "watermark_entries": sorted(len(v) for v in p.watermarks._entries.values()),
+        "watermark_best": len(p.watermarks._best),
+        "durable": len(loop.durable),
+        "moved": len(loop._moved_ms),
+        "last_pos": len(loop._last_pos),
+        "seeks": len(loop._seeks),
+        "deliveries": len(loop.checkpoint._deliveries),
+        "committed": len(loop.checkpoint._committed),
+        "counters": len(d.stats.counts),
+        "store_keys": sorted(len(s.data) for s in d.stores.stores.values()),
+    }
+
+
+def traffic(d: Driver, round_: int) -> None:
+    parts = d.settings.input_partitions
+    for i in range(120):
+        number = NUMBERS[i % len(NUMBERS)]
+        d.send(f"s{round_}-{i}", number, partition=i % parts)
+        if i % 10 == 0:
+            # (no reply for review: each queued review item is a key of its own, app/reviewing.py)
+            body = ("STOP", "START", "HELP", "Stop", "thanks")[(i // 10 + round_) % 5]
+            d.reply(f"r{round_}-{i}", number, body, partition=(i // 10) % parts)
+
+
+@pytest.mark.parametrize("exactly_once", [False, True], ids=["at_least_once", "exactly_once"])
+async def test_the_engine_keeps_nothing_per_record(exactly_once: bool) -> None:
+    d = Driver(exactly_once=exactly_once)
+    seen = []
+    for round_ in range(40):
+        traffic(d, round_)
+        await d.run()
+        d.clock.advance(50)  # progress reports of the next round are newer
+        seen.append(sizes(d))
+    # the progress reports kept per reply partition: the newest ENTRIES_PER_SOURCE
+    assert all(n <= ENTRIES_PER_SOURCE for s in seen for n in s["watermark_entries"])
+    assert seen[-1]["watermark_entries"] == [ENTRIES_PER_SOURCE] * len(seen[-1]["watermark_entries"])
+    # everything else is the same after every round once each key was written once
+    settled = {k: v for k, v in seen[5].items() if k != "watermark_entries"}
+    assert settled["positions"] > 0 and settled["store_keys"]
+    for later in seen[6:]:
+        assert {k: v for k, v in later.items() if k != "watermark_entries"} == settled
