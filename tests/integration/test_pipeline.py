@@ -158,9 +158,9 @@ MALFORMED: list[tuple[bytes | None, str]] = [
 ]
 # replies whose metadata is malformed are not lost: processed, the coercion in the consent record (issue 8)
 COERCED: list[bytes] = [
-    b'{"message_id": 17, "from": "+14155550107", "body": "STOP"}',
-    b'{"message_id": "m-badtime", "from": "+14155550107", "body": "STOP", "received_at": "yesterday"}',
-    json.dumps({"message_id": "m-long", "from": "+14155550107", "body": "stop " + "x" * 5000}).encode(),
+    b'{"message_id": 17, "from": "+14155550171", "body": "STOP"}',
+    b'{"message_id": "m-badtime", "from": "+14155550171", "body": "STOP", "received_at": "yesterday"}',
+    json.dumps({"message_id": "m-long", "from": "+14155550171", "body": "stop " + "x" * 5000}).encode(),
 ]
 
 
@@ -198,7 +198,7 @@ async def test_malformed_records_are_dead_lettered_with_original_bytes(live):
         assert isinstance(record["offset"], int) and isinstance(record["partition"], int) and record["at"]
     assert by_payload[b"\xff\xfe\x00garbage"]["payload_encoding"] == "base64"
     assert not [payload for payload in COERCED if payload in by_payload]
-    await wait_opted_out(worker, "+14155550107")
+    await wait_opted_out(worker, "+14155550171")
     for payload in bad_sends:
         assert by_payload[payload]["source_topic"] == topology.outbound
     assert worker.get("/health")[0] == 200
