@@ -33,6 +33,11 @@ from app.settings import Settings
 
 log = logging.getLogger("app.engine")
 
+# How often the stores give freed memory back to the system (RocksStores: glibc's malloc_trim).
+# Flushes, compactions and bursts of records leave free pages inside malloc's heaps; kept,
+# they hold the worker's RSS at its highest point since it started.
+RELEASE_MEMORY_INTERVAL_MS = 30_000
+
 
 class EngineLoop:
     def __init__(self, settings: Settings, processor: Processor, source: SourcePort, outputs: OutputPort,
@@ -62,6 +67,7 @@ class EngineLoop:
         self.stopped = False
         self.dirty = False  # a step was interrupted: rewind before anything else
         self._seeks: dict[TP, int] = {}  # seeks per partition: records fetched across one are stale
+        self._release_due_ms = clock_ms() + RELEASE_MEMORY_INTERVAL_MS
 
     # ------------------------------------------------------------ rebalances
 
@@ -212,6 +218,9 @@ class EngineLoop:
                 if (now >= self._due_ms or not records or self._wanted) and self.checkpoint.has_work(processor):
                     await self._commit()
                     self._due_ms = now + self.settings.commit_interval_ms
+                if now >= self._release_due_ms:
+                    self._release_due_ms = now + RELEASE_MEMORY_INTERVAL_MS
+                    self.stores.release_memory()
                 self.outage.ok(self.clock_ms())
             except asyncio.CancelledError:
                 # stopped half-way: what was processed may not all be handed over; nothing

@@ -73,6 +73,9 @@ class StoreFactory(Protocol):
     def open(self, partition: int) -> StorePort:
         """The partition's store, opened once (the same object until closed)."""
     def close(self, partition: int) -> None: ...
+    def release_memory(self) -> None:
+        """Give the memory freed since the last call back to the system (the loop calls this
+        every ``RELEASE_MEMORY_INTERVAL_MS``)."""
 
 
 class ChangelogPort(Protocol):

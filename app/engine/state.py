@@ -77,12 +77,16 @@ class MemoryStores:
 
     def __init__(self) -> None:
         self.stores: dict[int, MemoryStore] = {}
+        self.releases = 0  # release_memory calls
 
     def open(self, partition: int) -> MemoryStore:
         return self.stores.setdefault(partition, MemoryStore())
 
     def close(self, partition: int) -> None:
         pass
+
+    def release_memory(self) -> None:
+        self.releases += 1
 
     def wipe(self) -> None:
         self.stores.clear()

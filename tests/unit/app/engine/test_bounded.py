@@ -11,6 +11,7 @@ from __future__ import annotations
 import pytest
 
 from app.engine.driver import Driver
+from app.engine.loop import RELEASE_MEMORY_INTERVAL_MS
 from app.engine.watermarks import ENTRIES_PER_SOURCE
 from tests.unit.app.engine.scenario import NUMBERS
 
@@ -66,3 +67,14 @@ async def test_the_engine_keeps_nothing_per_record(exactly_once: bool) -> None:
     assert settled["positions"] > 0 and settled["store_keys"]
     for later in seen[6:]:
         assert {k: v for k, v in later.items() if k != "watermark_entries"} == settled
+
+
+async def test_the_loop_has_the_stores_release_freed_memory_every_30_s() -> None:
+    d = Driver()
+    await d.start()
+    assert d.stores.releases == 0
+    for _ in range(95):
+        await d.steps(1)
+        d.clock.advance(1000)
+    assert d.stores.releases == 3  # at 30, 60 and 90 s
+    assert RELEASE_MEMORY_INTERVAL_MS == 30_000
