@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 KAFKA_PORT ?= 9092
 export KAFKA_PORT
 
-.PHONY: help install run test lint test-unit test-integration broker broker-stop topics schemas bench chaos clean
+.PHONY: help install run test lint test-unit test-integration broker broker-stop topics schemas bench chaos soak clean
 
 help:
 	@echo "make run          set up, start the local broker (unless KAFKA_BOOTSTRAP_SERVERS), run one worker"
@@ -19,6 +19,7 @@ help:
 	@echo "make schemas      re-export the JSON Schemas from schemas/"
 	@echo "make bench        benchmark vs. aiokafka / passthrough / quixstreams baselines (see bench/README.md)"
 	@echo "make chaos        SIGKILLed workers, takeovers, a restarted broker, full size, both guarantees (chaos/README.md)"
+	@echo "make soak         one worker, 1,500 records/s for 30 min: its memory must level off (soak/README.md)"
 
 $(VENV)/.installed: pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python >= 3.11 is required (set PYTHON=python3.11)")'
@@ -73,6 +74,12 @@ bench: install $(VENV)/.bench-installed
 chaos: install
 	$(PY) -m chaos --guarantee at_least_once,exactly_once
 	$(PY) -m chaos.hostile --scale full
+	$(PY) -m soak --scale small
+
+# Soak (soak/): one worker under a steady mixed load for 30 min; exit 1 if its RSS still grows
+# after the warm-up or a send is lost or doubled; results in soak/results/latest.{md,json,png}.
+soak: install $(VENV)/.bench-installed
+	$(PY) -m soak
 
 clean:
 	rm -rf $(VENV) .data .pytest_cache
