@@ -1,14 +1,15 @@
 """``python -m soak`` (``make soak``): one worker under a steady mixed load; exit 1 if its RSS
 keeps growing after the warm-up (slope above the target) or a send is lost or doubled.
 
-    python -m soak [--scale full|small] [--duration S] [--rate N] [--numbers N] [--reply-share F] [--warmup S]
-                   [--interval S] [--target MIB_PER_MIN] [--seed N] [--guarantee G] [--traced]
-                   [--app-dir DIR] [--out DIR]
+    python -m soak [--scale full|small] [--duration S] [--rate N] [--numbers N] [--reply-share F]
+                   [--reply-kinds K,K] [--warmup S] [--interval S] [--target MIB_PER_MIN] [--seed N]
+                   [--guarantee G] [--traced] [--app-dir DIR] [--out DIR]
 
-Environment (flags win): SOAK_SCALE, SOAK_DURATION, SOAK_RATE, SOAK_NUMBERS, SOAK_REPLY_SHARE, SOAK_WARMUP,
-SOAK_INTERVAL, SOAK_TARGET, SOAK_SEED, SOAK_TRACED=1, SOAK_APP_DIR, OPTOUT_PROCESSING_GUARANTEE;
-KAFKA_BOOTSTRAP_SERVERS to use a running broker, else its own on SOAK_KAFKA_PORT (default 29292,
-run dir .run/kafka-29292), started if needed and stopped again at the end.
+Environment (flags win): SOAK_SCALE, SOAK_DURATION, SOAK_RATE, SOAK_NUMBERS, SOAK_REPLY_SHARE,
+SOAK_REPLY_KINDS, SOAK_WARMUP, SOAK_INTERVAL, SOAK_TARGET, SOAK_SEED, SOAK_TRACED=1, SOAK_APP_DIR,
+OPTOUT_PROCESSING_GUARANTEE; KAFKA_BOOTSTRAP_SERVERS to use a running broker, else its own on
+SOAK_KAFKA_PORT (default 29292, run dir .run/kafka-29292), started if needed and stopped again at
+the end.
 """
 
 from __future__ import annotations
@@ -47,6 +48,8 @@ def parse(argv: list[str]) -> argparse.Namespace:
     ap.add_argument("--rate", type=float, default=_env("SOAK_RATE", float), help="records/s (1500)")
     ap.add_argument("--numbers", type=int, default=_env("SOAK_NUMBERS", int), help="distinct numbers (20000)")
     ap.add_argument("--reply-share", type=float, default=_env("SOAK_REPLY_SHARE", float), help="(0.05)")
+    ap.add_argument("--reply-kinds", default=_env("SOAK_REPLY_KINDS"),
+                    help="comma-separated kinds of replies in the mix: stop,phrase,start,help,review,other (all)")
     ap.add_argument("--warmup", type=float, default=_env("SOAK_WARMUP", float), help="seconds (120)")
     ap.add_argument("--interval", type=float, default=_env("SOAK_INTERVAL", float), help="RSS sample period (10)")
     ap.add_argument("--target", type=float, default=_env("SOAK_TARGET", float), help="max MiB/min (0.1)")
@@ -63,7 +66,7 @@ def parse(argv: list[str]) -> argparse.Namespace:
 
 def config_of(args: argparse.Namespace) -> SoakConfig:
     return SCALES[args.scale].replace(duration_s=args.duration, rate=args.rate, numbers=args.numbers,
-                                reply_share=args.reply_share, warmup_s=args.warmup,
+                                reply_share=args.reply_share, reply_kinds=args.reply_kinds, warmup_s=args.warmup,
                                 sample_interval_s=args.interval, target_slope_mib_per_min=args.target,
                                 seed=args.seed, guarantee=args.guarantee, traced=args.traced or None,
                                 app_dir=args.app_dir)

@@ -19,6 +19,7 @@ class SoakConfig:
     rate: float = 1500.0  # records per second, sends and replies together
     numbers: int = 20_000  # distinct contact numbers (the table holds at most this many keys)
     reply_share: float = 0.05  # share of the records that are replies (the rest: send requests)
+    reply_kinds: str = "stop,phrase,start,help,review,other"  # soak.load.REPLIES kinds in the mix
     sample_interval_s: float = 10.0  # RSS sample period
     warmup_s: float = 120.0  # samples before this (from the start of the load) are not in the slope
     target_slope_mib_per_min: float = 0.1  # exit 1 above this

@@ -61,8 +61,12 @@ class LoadGenerator:
         self.rng = random.Random(self.config.seed)
         # one number in ten is always written in national format (the same raw strings recur)
         self.national = set(self.rng.sample(self.numbers, len(self.numbers) // 10))
-        self._kinds = [k for k, _, _ in REPLIES]
-        self._weights = [w for _, w, _ in REPLIES]
+        wanted = {k.strip() for k in self.config.reply_kinds.split(",") if k.strip()}
+        unknown = wanted - {k for k, _, _ in REPLIES}
+        if unknown or not wanted:
+            raise ValueError(f"unknown reply kinds {sorted(unknown)}; any of {[k for k, _, _ in REPLIES]}")
+        self._kinds = [k for k, _, _ in REPLIES if k in wanted]
+        self._weights = [w for k, w, _ in REPLIES if k in wanted]
         self._bodies = {k: b for k, _, b in REPLIES}
         self._pending: set[asyncio.Future] = set()
         self._n = 0

@@ -127,7 +127,7 @@ def _parse_strict(raw: str, region: str) -> ParsedNumber:
     problem = recipient_problem(raw)
     if problem is not None:
         return ParsedNumber(NumberStatus.UNPARSEABLE, error=problem)
-    parsed = _parse(raw, region)
+    parsed = parse_number(raw, region)  # the same raw strings come back as replies: parse once
     if parsed.national is not None and not written_digits(raw).endswith(parsed.national):
         return ParsedNumber(NumberStatus.UNPARSEABLE,
                             error="the digits written do not end with the number they parse to")
