@@ -44,6 +44,7 @@ class Settings(BaseSettings):
     status_topic: str = "sms.status"
     consent_topic: str = "sms.consent"
     review_topic: str = "sms.review"
+    audit_topic: str = "sms.audit"  # one record per HTTP answer that returned numbers
     consent_retention_ms: int = Field(default=-1, ge=-1, description="Retention of sms.consent; -1 = forever.")
     table_name: str = "optouts"
     partitions: int = Field(default=8, ge=1, description="Partitions of the routed topic and the table changelog.")
@@ -56,7 +57,10 @@ class Settings(BaseSettings):
     keywords_file: Path | None = None
     default_locales: str = "en,es"  # locales of replies that name none (README: Replies)
     provider_optout_codes: str = DEFAULT_OPT_OUT_CODES
-    admin_token: SecretStr | None = None
+    admin_token: SecretStr | None = None  # reads and acts (decides reviews, records operator opt-outs)
+    viewer_token: SecretStr | None = None  # reads what holds numbers (lookups, timelines, lists, dashboard)
+    session_max_age_s: int = Field(default=8 * 3600, ge=60, le=7 * 86400,
+                                   description="How long a dashboard sign-in cookie is valid.")
     # at most 900,000: every output (a dead letter, a suppression holding the request) then fits
     # under the broker's default 1 MiB record limit
     max_payload_bytes: int = Field(default=65536, ge=256, le=900_000)
@@ -110,7 +114,7 @@ class Settings(BaseSettings):
         OptOutCodes.parse(value)
         return value
 
-    @field_validator("admin_token")
+    @field_validator("admin_token", "viewer_token")
     @classmethod
     def _empty_token_is_none(cls, value: SecretStr | None) -> SecretStr | None:
         return value if value is not None and value.get_secret_value().strip() else None

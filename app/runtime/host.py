@@ -88,7 +88,7 @@ class Host:
         s = self.settings
         self._build()
         outputs = [s.routed_topic, s.provider_topic, s.suppressed_topic, s.deadletter_topic, s.consent_topic,
-                   s.review_topic, s.changelog_topic, s.progress_topic, s.inbound_topic, s.status_topic]
+                   s.review_topic, s.audit_topic, s.changelog_topic, s.progress_topic, s.inbound_topic, s.status_topic]
         await self.outputs.start(outputs)
         self._set_sources()
         await self.progress.start()

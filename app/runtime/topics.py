@@ -28,6 +28,7 @@ def wanted_topics(settings: Settings) -> dict[str, tuple[int, dict[str, str]]]:
         settings.deadletter_topic,
         settings.status_topic,
         settings.review_topic,
+        settings.audit_topic,
     ):
         io[name] = (settings.input_partitions, {})
     io[settings.consent_topic] = (

@@ -6,7 +6,6 @@ replying START. Every other method on the opt-out resources answers 405.
 
 from __future__ import annotations
 
-import hmac
 import logging
 from typing import TYPE_CHECKING
 
@@ -15,6 +14,8 @@ from pydantic import ValidationError
 
 from app.domain.numbers import NumberStatus, parse_number
 from app.records import loads
+from app.runtime.web import access
+from app.runtime.web.access import Role
 from app.runtime.web.errors import error_response, read_body
 from app.runtime.web.views import json_answer
 from schemas import OperatorOptOut
@@ -23,14 +24,6 @@ if TYPE_CHECKING:
     from app.runtime.host import Host
 
 log = logging.getLogger("app.runtime.web")
-
-
-def authorized(header: str, token: str) -> bool:
-    """``Authorization: Bearer <token>``, compared as bytes in constant time. A header
-    that is not valid UTF-8 (aiohttp hands it over with surrogates) simply does not match."""
-    scheme, _, supplied = header.strip().partition(" ")
-    return scheme.lower() == "bearer" and hmac.compare_digest(
-        supplied.strip().encode("utf-8", "surrogatepass"), token.encode("utf-8", "surrogatepass"))
 
 
 def _problems(exc: ValidationError) -> list[str]:
@@ -44,11 +37,9 @@ def register(app: web.Application, host: Host) -> None:
     settings = host.settings
 
     async def post(request: web.Request) -> web.Response:
-        if settings.admin_token is None:
-            return error_response(403, "forbidden", "operator opt-out is disabled: OPTOUT_ADMIN_TOKEN is not set")
-        if not authorized(request.headers.get("Authorization", ""), settings.admin_token.get_secret_value()):
-            return error_response(401, "unauthorized", "send 'Authorization: Bearer <OPTOUT_ADMIN_TOKEN>'",
-                                  headers={"WWW-Authenticate": "Bearer"})
+        found = access.grant(request, settings, Role.ADMIN)
+        if isinstance(found, web.Response):
+            return found
         raw = await read_body(request)
         try:
             body = OperatorOptOut.model_validate(loads(raw))
@@ -66,6 +57,8 @@ def register(app: web.Application, host: Host) -> None:
         except Exception as exc:  # the broker did not take it: nothing is recorded, the operator may retry
             log.warning("operator opt-out not acknowledged by the broker (%s)", type(exc).__name__)
             return error_response(503, "unavailable", "the opt-out could not be recorded now; try again")
+        if not await access.audit(host, request, found, 1, status=202):
+            log.warning("operator opt-out recorded; its audit record was not acknowledged")
         return json_answer(
             {
                 "status": "accepted",

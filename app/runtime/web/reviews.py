@@ -1,6 +1,7 @@
 """`GET /reviews` and `POST /reviews/{review_id}`: the review queue, for a person to decide.
 
-Both need the admin token (items hold numbers and message texts). A listing covers every
+Listing needs the viewer or admin token, deciding the admin token (items hold numbers
+and message texts); every listing is audited (:mod:`app.runtime.web.access`). A listing covers every
 partition on every worker: a worker answers for the partitions it holds and asks the
 others for theirs; if any partition cannot be read, the answer is 503, never a partial
 page. A decision is published to the partition of the item's number, like a reply, and
@@ -19,9 +20,10 @@ from pydantic import ValidationError
 from app import reviewing
 from app.records import loads
 from app.routing import KIND_REVIEW_DECISION
+from app.runtime.web import access
+from app.runtime.web.access import Grant, Role
 from app.runtime.web.errors import error_response, read_body
-from app.runtime.web.operator import authorized
-from app.runtime.web.views import FORWARDED, json_answer
+from app.runtime.web.views import json_answer
 from schemas import ReviewDecision
 from schemas.inbound import MAX_ACCOUNT_CHARS, bounded_id
 
@@ -46,14 +48,6 @@ def _cursor(text: str | None) -> tuple[int, str] | None | str:
 def register(app: web.Application, host: Host) -> None:
     settings = host.settings
 
-    def refused(request: web.Request) -> web.Response | None:
-        if settings.admin_token is None:
-            return error_response(403, "forbidden", "the review queue is disabled: OPTOUT_ADMIN_TOKEN is not set")
-        if not authorized(request.headers.get("Authorization", ""), settings.admin_token.get_secret_value()):
-            return error_response(401, "unauthorized", "send 'Authorization: Bearer <OPTOUT_ADMIN_TOKEN>'",
-                                  headers={"WWW-Authenticate": "Bearer"})
-        return None
-
     def local_page(account: str | None, after: tuple[int, str] | None, limit: int) -> tuple[list[dict], list[int]]:
         items, covered = [], []
         for partition in range(settings.partitions):
@@ -64,9 +58,10 @@ def register(app: web.Application, host: Host) -> None:
             items += reviewing.listing(state, account, after, limit, partition)
         return items, covered
 
-    async def ask(session: aiohttp.ClientSession, url: str, request: web.Request) -> tuple[list[dict], list[int]]:
+    async def ask(session: aiohttp.ClientSession, url: str, request: web.Request,
+                  found: Grant) -> tuple[list[dict], list[int]]:
         params = {k: v for k, v in request.query.items() if k in ("account", "state", "limit", "cursor")}
-        headers = {FORWARDED: "1", "Authorization": request.headers.get("Authorization", "")}
+        headers = access.forward_headers(settings, found, "GET", "/reviews")
         async with session.get(f"{url}/reviews", params=params, headers=headers) as resp:
             body = await resp.json()
             if resp.status != 200:
@@ -74,8 +69,9 @@ def register(app: web.Application, host: Host) -> None:
             return body["items"], body["partitions"]
 
     async def listing(request: web.Request) -> web.Response:
-        if (answer := refused(request)) is not None:
-            return answer
+        found = access.grant(request, settings, Role.VIEWER)
+        if isinstance(found, web.Response):
+            return found
         query = request.query
         if query.get("state", "pending") != "pending":
             return error_response(400, "invalid_state", "only state=pending is listed (decided items are in "
@@ -89,14 +85,15 @@ def register(app: web.Application, host: Host) -> None:
             return error_response(400, "invalid_cursor", "cursor must be the next_cursor of a previous page")
         account = bounded_id(query["account"], MAX_ACCOUNT_CHARS) if query.get("account") else None
         items, covered = local_page(account, after, limit)  # type: ignore[arg-type]
-        if request.headers.get(FORWARDED):
+        if found.forwarded:
             return json_answer({"items": items, "partitions": covered})
         others = {url for p, url in host.ownership.owners.items() if p not in covered and url != settings.web_url}
         try:
             async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as session:
-                for found, parts in await asyncio.gather(*(ask(session, url, request) for url in sorted(others))):
-                    items += found
-                    covered += parts
+                asked = [ask(session, url, request, found) for url in sorted(others)]
+                for their_items, their_parts in await asyncio.gather(*asked):
+                    items += their_items
+                    covered += their_parts
         except (aiohttp.ClientError, TimeoutError, ValueError, RuntimeError, KeyError) as exc:
             return error_response(503, "unavailable", f"a worker holding review items did not answer "
                                   f"({type(exc).__name__})")
@@ -106,11 +103,14 @@ def register(app: web.Application, host: Host) -> None:
         items.sort(key=lambda item: (item["deadline_ms"], item["review_id"]))
         page = items[:limit]
         next_cursor = f"{page[-1]['deadline_ms']}~{page[-1]['review_id']}" if len(items) > limit else None
+        if not await access.audit(host, request, found, len(page)):
+            return access.audit_failed()
         return json_answer({"items": [{k: item.get(k) for k in SHOWN} for item in page], "next_cursor": next_cursor})
 
     async def decide(request: web.Request) -> web.Response:
-        if (answer := refused(request)) is not None:
-            return answer
+        found = access.grant(request, settings, Role.ADMIN)
+        if isinstance(found, web.Response):
+            return found
         rid = request.match_info["review_id"]
         partition = reviewing.partition_of(rid)
         if partition is None or partition >= settings.partitions:
@@ -128,9 +128,9 @@ def register(app: web.Application, host: Host) -> None:
         state = host.local_state(partition)
         if state is None:
             owner = host.ownership.owners.get(partition)
-            if owner is None or owner == settings.web_url or request.headers.get(FORWARDED):
+            if owner is None or owner == settings.web_url or found.forwarded:
                 return error_response(503, "unavailable", "the partition holding this item is not ready here yet")
-            return await _forward(owner, rid, raw, request.headers.get("Authorization", ""))
+            return await _forward(owner, rid, raw, access.forward_headers(settings, found, "POST", f"/reviews/{rid}"))
         item = reviewing.get(state, rid)
         if item is None:
             return error_response(404, "not_found", "no review item has this id")
@@ -149,11 +149,11 @@ def register(app: web.Application, host: Host) -> None:
     app.router.add_post("/reviews/{review_id}", decide)
 
 
-async def _forward(owner: str, rid: str, raw: bytes, authorization: str) -> web.Response:
+async def _forward(owner: str, rid: str, raw: bytes, headers: dict[str, str]) -> web.Response:
     try:
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=5)) as session, \
                 session.post(f"{owner}/reviews/{rid}", data=raw, headers={
-                    FORWARDED: "1", "Authorization": authorization, "Content-Type": "application/json"}) as resp:
+                    **headers, "Content-Type": "application/json"}) as resp:
             return json_answer(await resp.json(), status=resp.status)
     except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
         return error_response(503, "unavailable", f"the worker holding this item did not answer "

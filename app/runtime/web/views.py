@@ -8,13 +8,15 @@ import aiohttp
 from aiohttp import web
 
 from app.domain.numbers import NumberStatus, parse_recipient
+from app.runtime.web import access
+from app.runtime.web.access import FORWARDED, Role
 from app.runtime.web.errors import dumps, error_response
 from schemas.inbound import MAX_ACCOUNT_CHARS, bounded_id
 
 if TYPE_CHECKING:
     from app.runtime.host import Host
 
-FORWARDED = "X-Optout-Forwarded"
+__all__ = ["FORWARDED", "json_answer", "register"]
 
 
 def json_answer(value: object, status: int = 200) -> web.Response:
@@ -34,6 +36,9 @@ def register(app: web.Application, host: Host) -> None:
         return json_answer({"scope": "this worker, since it started", **host.stats.snapshot()})
 
     async def lookup(request: web.Request) -> web.Response:
+        found = access.grant(request, settings, Role.VIEWER)
+        if isinstance(found, web.Response):
+            return found
         # read as a send's recipient is: the state of the number a send to it would reach
         parsed = parse_recipient(request.match_info["number"], settings.default_region)
         if parsed.status in (NumberStatus.MISSING, NumberStatus.UNPARSEABLE):
@@ -47,9 +52,13 @@ def register(app: web.Application, host: Host) -> None:
         partition, owner = host.owner_of(e164)
         state_view = host.local_state(partition)
         if state_view is None:
-            if owner is None or owner == settings.web_url or request.headers.get(FORWARDED):
+            if owner is None or owner == settings.web_url or found.forwarded:
                 return error_response(503, "unavailable", "the partition holding this number is not ready here yet")
-            return await _forward(owner, e164, account_id)
+            path = f"/optouts/{e164}"
+            answer = await _forward(owner, path, account_id, access.forward_headers(settings, found, "GET", path))
+            if answer.status == 200 and not await access.audit(host, request, found, 1):
+                return access.audit_failed()
+            return answer
         state = host.decider.lookup(state_view, e164, account_id)
         body = {
             "number": e164,
@@ -60,6 +69,8 @@ def register(app: web.Application, host: Host) -> None:
         }
         if state is not None:
             body.update(source=state.source.value, rule=state.rule, matched=state.matched, message_id=state.message_id)
+        if not await access.audit(host, request, found, 1):
+            return access.audit_failed()
         return json_answer(body)
 
     app.router.add_get("/health", health)
@@ -67,11 +78,10 @@ def register(app: web.Application, host: Host) -> None:
     app.router.add_get("/optouts/{number}", lookup)
 
 
-async def _forward(owner: str, e164: str, account_id: str) -> web.Response:
-    url = f"{owner}/optouts/{e164}"
+async def _forward(owner: str, path: str, account_id: str, headers: dict[str, str]) -> web.Response:
     try:
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=5)) as session, \
-                session.get(url, params={"account": account_id}, headers={FORWARDED: "1"}) as resp:
+                session.get(f"{owner}{path}", params={"account": account_id}, headers=headers) as resp:
             return json_answer(await resp.json(), status=resp.status)
     except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
         return error_response(503, "unavailable",

@@ -21,7 +21,8 @@ import pytest
 
 from app.routing import partition_for
 
-TOKEN = "s3cret-tøken"
+TOKEN = "s3cret-tøken"  # the admin token
+VIEWER_TOKEN = "v1ewer-token"
 
 
 @dataclass
@@ -51,7 +52,7 @@ class Served:
         from app.settings import Settings
 
         self.state = FakeState()
-        self.settings = Settings(data_dir=tmp_path, admin_token=TOKEN, web_port=free_port(),
+        self.settings = Settings(data_dir=tmp_path, admin_token=TOKEN, viewer_token=VIEWER_TOKEN, web_port=free_port(),
                                  kafka_bootstrap_servers="127.0.0.1:1", partitions=8)
         self.port = self.settings.web_port
         self.loop = asyncio.new_event_loop()
@@ -231,6 +232,19 @@ def request(method: str, path: str | bytes, *, headers: dict[str, str | bytes] |
 
 def auth(token: str = TOKEN) -> dict[str, bytes]:
     return {"Authorization": b"Bearer " + token.encode()}
+
+
+def viewer() -> dict[str, bytes]:
+    return auth(VIEWER_TOKEN)
+
+
+def audited(published: list) -> list[dict]:
+    """The audit records among what the fake host published."""
+    return [json.loads(o.value) for o in published if o.topic == "sms.audit"]
+
+
+def not_audit(published: list) -> list:
+    return [o for o in published if o.topic != "sms.audit"]
 
 
 # ------------------------------------------------------------ what must never show

@@ -12,10 +12,13 @@ import pytest
 from tests.unit.app.runtime.web.conftest import (
     TOKEN,
     assert_no_number_logged,
+    audited,
     auth,
     digit_runs,
     exchange,
+    not_audit,
     request,
+    viewer,
 )
 
 NUMBER = "+14155550100"
@@ -53,36 +56,91 @@ def test_health_and_stats(port, fake):
 
 
 def test_lookup(port, fake):
-    reply = exchange(port, request("GET", "/optouts/%2B14155550100?account=acme"))
-    assert reply.status == 200
-    assert reply.json() == {"number": NUMBER, "account_id": "acme", "opted_out": False, "changed_at": None,
-                            "scope": "account"}
+    for headers in (viewer(), auth()):  # the viewer token reads; so does the admin token
+        fake.published.clear()
+        reply = exchange(port, request("GET", "/optouts/%2B14155550100?account=acme", headers=headers))
+        assert reply.status == 200
+        assert reply.json() == {"number": NUMBER, "account_id": "acme", "opted_out": False, "changed_at": None,
+                                "scope": "account"}
+        (record,) = audited(fake.published)  # every answer that returned a number is on sms.audit
+        assert record["numbers_returned"] == 1 and record["route"] == "/optouts/{number}"
+        assert record["role"] == ("viewer" if headers == viewer() else "admin") and record["via"] == "bearer"
+        assert TOKEN not in json.dumps(record) and len(record["token_id"]) == 12
     fake.ready = False
-    error(exchange(port, request("GET", "/optouts/4155550100")), 503, "unavailable")
+    error(exchange(port, request("GET", "/optouts/4155550100", headers=viewer())), 503, "unavailable")
     fake.ready, fake.local = True, False  # held by another worker that does not answer
-    error(exchange(port, request("GET", "/optouts/4155550100")), 503, "unavailable")
+    error(exchange(port, request("GET", "/optouts/4155550100", headers=viewer())), 503, "unavailable")
+
+
+def test_a_lookup_needs_a_token(port, fake):
+    error(exchange(port, request("GET", "/optouts/%2B14155550100")), 401, "unauthorized")
+    error(exchange(port, request("GET", "/optouts/%2B14155550100", headers=auth("wrong"))), 401, "unauthorized")
+    assert fake.published == []
+
+
+def test_a_lookup_is_refused_when_the_audit_record_cannot_be_written(port, fake):
+    fake.refuse_publish = True
+    error(exchange(port, request("GET", "/optouts/%2B14155550100", headers=viewer())), 503, "unavailable")
+
+
+def test_no_lookup_without_a_configured_token(served, fake):
+    settings = served.host.settings
+    tokens = settings.admin_token, settings.viewer_token
+    object.__setattr__(settings, "admin_token", None)
+    object.__setattr__(settings, "viewer_token", None)
+    try:
+        body = error(exchange(served.port, request("GET", "/optouts/%2B14155550100", headers=auth())), 403,
+                     "forbidden")
+        assert "OPTOUT_VIEWER_TOKEN" in body["detail"]
+    finally:
+        object.__setattr__(settings, "admin_token", tokens[0])
+        object.__setattr__(settings, "viewer_token", tokens[1])
 
 
 def test_a_lookup_is_forwarded_to_the_worker_holding_the_number(served, fake):
     fake.local, fake.owner = False, f"http://127.0.0.1:{served.access_port}"
     # that worker is not ready either (the same fake): its answer comes back as it is
-    body = error(exchange(served.port, request("GET", "/optouts/4155550100?account=a")), 503, "unavailable")
+    body = error(exchange(served.port, request("GET", "/optouts/4155550100?account=a", headers=viewer())), 503,
+                 "unavailable")
     assert "not ready here" in body["detail"]
+
+
+def test_a_forwarded_lookup_is_answered_and_audited_once(served, fake):
+    fake.local, fake.owner = False, f"http://127.0.0.1:{served.access_port}"
+    answers = iter([False, True])  # asked first: not ours; then, forwarded: ours (the same fake host)
+    served.host.local_state = lambda partition: fake.table if next(answers, True) else None
+    try:
+        reply = exchange(served.port, request("GET", "/optouts/4155550100?account=a", headers=viewer()))
+    finally:
+        served._fake(served.host)
+    assert reply.status == 200, reply.body
+    assert reply.json()["number"] == NUMBER
+    (record,) = audited(fake.published)
+    assert record["via"] == "bearer" and record["role"] == "viewer"
+
+
+def test_a_client_cannot_pass_as_a_forwarding_worker(port, fake):
+    fake.local = False  # held elsewhere: a forwarded request would get 503 here; a client's header is ignored
+    reply = exchange(port, request("GET", "/optouts/4155550100", headers={**viewer(), "X-Optout-Forwarded": b"1"}))
+    body = error(reply, 503, "unavailable")
+    assert "did not answer" in body["detail"]  # it tried to forward: the header proved nothing
 
 
 def test_an_invalid_number_is_not_echoed(port, fake):
     for path in ("/optouts/not-a-number", "/optouts/" + "4155550100" * 10):
-        body = error(exchange(port, request("GET", path)), 400, "invalid_number")
+        body = error(exchange(port, request("GET", path, headers=viewer())), 400, "invalid_number")
         assert "number" not in body
-    error(exchange(port, request("GET", "/optouts/4155550100?account=")), 400, "invalid_account")
+    error(exchange(port, request("GET", "/optouts/4155550100?account=", headers=viewer())), 400, "invalid_account")
 
 
 def test_operator_opt_out(port, fake):
     reply = exchange(port, request("POST", "/optouts", headers=auth(), body=json.dumps(PAYLOAD).encode()))
     assert reply.status == 202, reply.body
     assert reply.json()["number"] == NUMBER and reply.json()["account_id"] == "acme"
-    (output,) = fake.published
+    (output,) = not_audit(fake.published)
     assert json.loads(output.value)["kind"] == "operator"
+    (record,) = audited(fake.published)
+    assert record["role"] == "admin" and record["numbers_returned"] == 1 and record["status"] == 202
 
 
 def test_operator_errors(port, fake):
@@ -90,6 +148,7 @@ def test_operator_errors(port, fake):
         return exchange(port, request("POST", "/optouts", headers=auth() if headers is None else headers, body=body))
 
     error(post(json.dumps(PAYLOAD).encode(), {}), 401, "unauthorized")
+    error(post(json.dumps(PAYLOAD).encode(), viewer()), 403, "forbidden")  # the viewer reads, never acts
     error(post(json.dumps(PAYLOAD).encode(), {"Authorization": "Bearer wrong"}), 401, "unauthorized")
     error(post(json.dumps(PAYLOAD).encode(), {"Authorization": "Basic " + "x" * 20}), 401, "unauthorized")
     for number in ("nope", "4155550100" * 10):
@@ -228,10 +287,10 @@ def test_log_records_are_masked_once_the_app_is_built(served):
 
 def test_a_lookup_reads_the_number_as_a_send_would_never_as_another_one(port, fake):
     for look_alike in ("/optouts/%2B1415555O1OO", "/optouts/%2B1415555%E2%80%8B0100", "/optouts/tel:%2B14155550100"):
-        body = error(exchange(port, request("GET", look_alike)), 400, "invalid_number")
+        body = error(exchange(port, request("GET", look_alike, headers=viewer())), 400, "invalid_number")
         assert "0100" not in body["detail"]
 
 
 def test_a_long_account_is_keyed_as_replies_and_sends_are(port, fake):
-    reply = exchange(port, request("GET", "/optouts/%2B14155550100?account=" + "a" * 300))
+    reply = exchange(port, request("GET", "/optouts/%2B14155550100?account=" + "a" * 300, headers=viewer()))
     assert reply.status == 200 and reply.json()["account_id"].startswith("sha256:")
