@@ -29,6 +29,7 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 	@touch $@
 
 install: $(VENV)/.installed
+	@$(PY) scripts/vendor_assets.py  # the dashboard's chart library, pinned (docs/http/dashboard.md)
 
 broker:
 	@bash scripts/kafka.sh start
