@@ -66,6 +66,14 @@ class StorePort(Protocol):
         """Store ``changes`` and the changelog position they reach, atomically."""
     def changelog_next(self) -> int:
         """The changelog offset to recover from (everything before is in the store)."""
+    def scan(self, after: bytes | None, limit: int, prefix: bytes | None = None) -> list[tuple[bytes, bytes]]:
+        """Up to ``limit`` stored ``(key, value)`` pairs in key order, starting after the key
+        ``after`` (from the first key if None), only keys that start with ``prefix`` if given.
+
+        For listings off the hot path: callers read a few hundred keys per call and give
+        the event loop back between calls. It reads what is *stored*: the writes a
+        :class:`~app.engine.state.PartitionState` still holds back (at most one checkpoint's,
+        stored within about 100 ms) are not seen yet."""
     def close(self) -> None: ...
 
 

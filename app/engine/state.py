@@ -7,6 +7,7 @@ loses the change together with its outputs, and the replay makes both again.
 
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right
 from typing import Any
 
 from app.engine.ports import StorePort
@@ -57,16 +58,35 @@ class MemoryStore:
     def __init__(self) -> None:
         self.data: dict[bytes, bytes] = {}
         self.next = 0
+        self._sorted: list[bytes] | None = None  # the keys in order, for scan (None: to sort again)
 
     def get(self, key: bytes) -> bytes | None:
         return self.data.get(key)
 
     def write(self, changes: dict[bytes, bytes], changelog_next: int) -> None:
+        if self._sorted is not None and any(key not in self.data for key in changes):
+            self._sorted = None
         self.data.update(changes)
         self.next = max(self.next, changelog_next)
 
     def changelog_next(self) -> int:
         return self.next
+
+    def scan(self, after: bytes | None, limit: int, prefix: bytes | None = None) -> list[tuple[bytes, bytes]]:
+        if self._sorted is None or len(self._sorted) != len(self.data):  # ``data`` may be written directly
+            self._sorted = sorted(self.data)
+        keys = self._sorted
+        start = bisect_right(keys, after) if after is not None else 0
+        if prefix is not None:
+            start = max(start, bisect_left(keys, prefix))
+        out: list[tuple[bytes, bytes]] = []
+        for key in keys[start:start + max(limit, 0)]:
+            if prefix is not None and not key.startswith(prefix):
+                break
+            value = self.data.get(key)
+            if value is not None:
+                out.append((key, value))
+        return out
 
     def close(self) -> None:
         pass
