@@ -21,6 +21,7 @@ from bench.verify import DEADLETTER, PROVIDER, SUPPRESSED
 
 QUIX_VENV = BENCH_DIR / ".venv-quix"
 SYSTEMS_DIR = BENCH_DIR / "systems"
+VIEWER_TOKEN = "bench-viewer-token"  # the lookups the verification makes need a token
 
 
 def free_port() -> int:
@@ -177,6 +178,7 @@ class ProjectSystem:
             "OPTOUT_REVIEW_TOPIC": topo.extra["review"],
             "OPTOUT_INPUT_PARTITIONS": str(cfg.input_partitions),
             "OPTOUT_PROCESSING_GUARANTEE": self.guarantee,
+            "OPTOUT_VIEWER_TOKEN": VIEWER_TOKEN,
         }
 
     def settings(self, env: dict[str, str]):  # type: ignore[no-untyped-def]
@@ -225,7 +227,9 @@ class Worker(Proc):
 
     def get(self, path: str, timeout: float = 5.0) -> tuple[int, Any]:
         try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{self.port}{path}", timeout=timeout) as resp:
+            request = urllib.request.Request(f"http://127.0.0.1:{self.port}{path}",
+                                             headers={"Authorization": f"Bearer {VIEWER_TOKEN}"})
+            with urllib.request.urlopen(request, timeout=timeout) as resp:
                 return resp.status, json.loads(resp.read() or b"null")
         except urllib.error.HTTPError as err:
             return err.code, None

@@ -19,6 +19,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
+VIEWER_TOKEN = "integration-viewer-token"  # every test worker has it (GET /optouts/... needs a token)
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -82,7 +83,8 @@ def run_app(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess
 
 
 class Worker:
-    """One `python -m app worker` process."""
+    """One `python -m app worker` process, with a viewer token (``VIEWER_TOKEN``) that its
+    requests carry unless they bring their own ``Authorization``."""
 
     def __init__(self, topology: Topology, data_dir: Path, *, extra_env: dict[str, str] | None = None) -> None:
         self.topology = topology
@@ -104,6 +106,7 @@ class Worker:
             "OPTOUT_DATA_DIR": str(self.data_dir),
             "OPTOUT_WEB_PORT": str(self.port),
             "OPTOUT_LOG_LEVEL": "info",
+            "OPTOUT_VIEWER_TOKEN": VIEWER_TOKEN,
             **self.extra_env,
         }
         self._log = open(self.log_path, "ab")
@@ -131,7 +134,9 @@ class Worker:
     def request(self, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None
                 ) -> tuple[int, Any]:
         data = None if body is None else (body if isinstance(body, bytes) else json.dumps(body).encode())
-        req = urllib.request.Request(self.url + path, data=data, method=method, headers=headers or {})
+        headers = {"Authorization": f"Bearer {VIEWER_TOKEN}", **(headers or {})}  # {"Authorization": None}: none
+        headers = {k: v for k, v in headers.items() if v is not None}
+        req = urllib.request.Request(self.url + path, data=data, method=method, headers=headers)
         try:
             with urllib.request.urlopen(req, timeout=10) as resp:
                 return resp.status, json.loads(resp.read() or b"null")

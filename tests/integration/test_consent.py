@@ -129,7 +129,9 @@ async def test_operator_opt_out_and_no_operator_opt_in(live):
     number = "+14155550205"
     payload = {"number": "(415) 555-0205", "account_id": "default", "reason": "asked by phone",
                "requested_by": "agent@example.com"}
-    assert worker.request("POST", "/optouts", payload, {"Content-Type": "application/json"})[0] == 401
+    assert worker.request("POST", "/optouts", payload, {"Content-Type": "application/json", "Authorization": None}
+                          )[0] == 401
+    assert worker.request("POST", "/optouts", payload)[0] == 403  # the viewer token reads, never acts
     assert worker.request("POST", "/optouts", payload, {"Authorization": "Bearer wrong"})[0] == 401
     status, error = worker.request("POST", "/optouts", {**payload, "number": "nope"}, AUTH)
     assert status == 400 and error["error"] == "invalid_number"
