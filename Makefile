@@ -41,7 +41,7 @@ topics: install broker
 	$(PY) -m app create-topics
 
 run: install broker
-	$(PY) -m app worker
+	$(PY) scripts/run_local.py  # the worker, with a viewer token for the dashboard (.run/viewer-token)
 
 # The integration fixtures start the local broker themselves when none is given
 # (and stop it again), or use testcontainers when a Docker daemon answers.
