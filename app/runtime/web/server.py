@@ -5,6 +5,7 @@ built: only the routes below exist.
 
     GET  /health            GET  /stats
     GET  /optouts/{number}  POST /optouts
+    GET  /  (the dashboard: app/runtime/web/dashboard.py)
 
 Every other path is a JSON 404, every other method a JSON 405; requests aiohttp
 cannot parse get a JSON 400 (:class:`JsonErrorRequestHandler`).
@@ -20,7 +21,7 @@ import aiohttp
 import mode
 from aiohttp import web
 
-from app.runtime.web import operator, reviews, views
+from app.runtime.web import dashboard, operator, reviews, views
 from app.runtime.web.errors import MAX_BODY_BYTES, JsonErrorRequestHandler, json_errors
 
 if TYPE_CHECKING:
@@ -35,6 +36,7 @@ def make_application(host: Host) -> web.Application:
     views.register(app, host)
     operator.register(app, host)
     reviews.register(app, host)
+    dashboard.register(app, host)
     return app
 
 
