@@ -11,7 +11,7 @@ from collections.abc import Callable, MutableMapping
 from datetime import datetime
 from typing import Any
 
-from app import reviewing
+from app import reviewing, timeline
 from app.domain.business_days import add_business_days
 from app.domain.consent import (
     RECENT_IDS,
@@ -28,7 +28,7 @@ from app.domain.consent import (
 from app.domain.decision import decide
 from app.domain.keywords import Intent, Rule
 from app.domain.policy import Policy
-from app.records import Output, dumps, from_timestamp_ms, iso, loads, utcnow
+from app.records import Output, Receipt, dumps, from_timestamp_ms, iso, loads, utcnow
 from app.routing import (
     KIND_OPERATOR,
     KIND_PROVIDER,
@@ -69,10 +69,24 @@ class Decider:
         self.stats = stats
         self.policy = policy or Policy()
         self.scope = settings.scope
+        # the consent timeline (app.timeline): entries of the record being processed, appended
+        # once it is processed (a record that fails half-way leaves none: it is dead-lettered)
+        self.keyword_config = timeline.keyword_config(settings.keywords_file, settings.default_locales)
+        self._max_events = settings.timeline_max_events
+        self._entry_bytes = timeline.entry_budget(settings.timeline_max_events)
+        self._entries: list[tuple[bytes, dict]] = []
 
     # ------------------------------------------------------------ dispatch
 
     def process(self, value: bytes, table: Table) -> list[Output]:
+        self._entries = []
+        outputs = self._process(value, table)
+        for key, entry in self._entries:
+            table[key] = timeline.append(table.get(key), entry, self._max_events)
+        self._entries = []
+        return outputs
+
+    def _process(self, value: bytes, table: Table) -> list[Output]:
         routed = loads(value)
         kind = routed["kind"]
         if kind == KIND_SEND:
@@ -133,6 +147,8 @@ class Decider:
         found = policy.classifier.classify(routed["body"])
         rule = found.rule.value if found.rule else None
         evidence = {"to": routed.get("to"), "keywords_id": policy.keywords_id}
+        if found.intent is not Intent.NONE:  # its record names the keyword lists: keep what made them
+            timeline.remember_config(table, self.keyword_config, iso(self.clock()))
         if found.intent in (Intent.OPT_OUT, Intent.OPT_IN):
             source = Source.PHRASE if found.rule is Rule.PHRASE else Source.KEYWORD
             if found.intent is Intent.OPT_IN:
@@ -141,12 +157,13 @@ class Decider:
             event = ConsentEvent(found.intent is Intent.OPT_OUT, source, routed["message_id"], _time(routed),
                                  rule=rule, matched=found.matched, digest=fingerprint(routed["body"]),
                                  not_before=datetime.fromisoformat(claimed) if claimed else None)
+            purpose = "opt-out" if event.opted_out else "opt-in"
             transition, outputs = self._consent(routed, table, event, body=routed["body"], intent=found.intent,
-                                                extra=evidence)
+                                                extra=evidence, confirm=purpose)
             if transition.verdict is Verdict.APPLIED:
                 texts = policy.texts_for(found)  # in the language of the word that matched
                 text = texts.opt_out_confirmation if event.opted_out else texts.opt_in_confirmation
-                outputs.append(self._compliance_sms(routed, text, "opt-out" if event.opted_out else "opt-in"))
+                outputs.append(self._compliance_sms(routed, text, purpose))
             return outputs
         if found.intent in (Intent.HELP, Intent.REVIEW) and not self._first_time(table, routed, found.intent):
             self.stats.count("duplicates")
@@ -155,7 +172,8 @@ class Decider:
             self.stats.count("help")
             state = self.lookup(table, routed["number"], routed["account_id"])
             log = self._log(routed, Intent.HELP, Source.KEYWORD, rule, found.matched, routed["body"],
-                            verdict="logged", previous=state, new=state, extra=evidence)
+                            verdict="logged", previous=state, new=state, extra=evidence, table=table,
+                            confirmation=f"{routed['message_id']}:help")
             return [log, self._compliance_sms(routed, policy.texts_for(found).help, "help")]
         if found.intent is Intent.REVIEW:
             return self._queue_review(routed, table, policy, found, rule, evidence)
@@ -194,7 +212,7 @@ class Decider:
         self.stats.count("review")
         log = self._log(routed, Intent.REVIEW, source, rule, found.matched, routed["body"], verdict="logged",
                         previous=state, new=state,
-                        extra={"review_deadline": iso(deadline), "review_id": rid, **evidence})
+                        extra={"review_deadline": iso(deadline), "review_id": rid, **evidence}, table=table)
         return [log, Output(s.review_topic, dumps(item), key=routed["number"].encode())]
 
     def _review_decided(self, routed: dict, table: Table) -> list[Output]:
@@ -221,7 +239,7 @@ class Decider:
         state = self.lookup(table, item["number"], item["account_id"])
         return [self._log(reply, Intent.REVIEW, Source.REVIEW, "review", item.get("matched"), item["body"],
                           verdict="dismissed", previous=state, new=state,
-                          extra={**extra, "to": item.get("to"), "keywords_id": item.get("keywords_id")})]
+                          extra={**extra, "to": item.get("to"), "keywords_id": item.get("keywords_id")}, table=table)]
 
     def _review_opt_out(self, item: dict, table: Table, source: Source, rule: str,
                         extra: dict[str, Any]) -> list[Output]:
@@ -231,7 +249,7 @@ class Decider:
                              digest=fingerprint(item["body"]))
         transition, outputs = self._consent(reply, table, event, body=item["body"], intent=Intent.OPT_OUT,
                                             extra={**extra, "to": item.get("to"),
-                                                   "keywords_id": item.get("keywords_id")})
+                                                   "keywords_id": item.get("keywords_id")}, confirm="opt-out")
         if transition.verdict is Verdict.APPLIED:
             texts = self.policy.for_reply(item["account_id"], item.get("locale")).texts
             outputs.append(self._compliance_sms(reply, texts.opt_out_confirmation, "opt-out"))
@@ -257,18 +275,24 @@ class Decider:
                     "processed as a new reply, not a replay", routed["message_id"][:80], routed["number"][-4:])
 
     def _consent(self, routed: dict, table: Table, event: ConsentEvent, *, body: str | None = None,
-                 intent: Intent = Intent.OPT_OUT, extra: dict[str, Any] | None = None,
+                 intent: Intent = Intent.OPT_OUT, extra: dict[str, Any] | None = None, confirm: str | None = None,
                  ) -> tuple[Transition, list[Output]]:
-        """Apply one consent event; log it unless it is a replay."""
+        """Apply one consent event; log it unless it is a replay. ``confirm``: the purpose of
+        the confirmation the caller sends when the event is applied (its message id is kept)."""
         transition = self._apply(table, routed, event)
         if transition.verdict is Verdict.DUPLICATE:
             return transition, []
         if transition.clash:
             self._clash(routed)
             extra = {**(extra or {}), "message_id_clash": True}
+        applied = transition.verdict is Verdict.APPLIED
+        if applied and event.opted_out:  # the suppressed sends are counted from this opt-out on
+            key = timeline.suppressed_key(routed["number"], self.state_account(routed["account_id"]))
+            table[key] = timeline.reset_suppressed(routed["event_time"], routed["message_id"])
         record = self._log(routed, intent, event.source, event.rule, event.matched, body,
                            verdict=transition.verdict.value, previous=transition.previous,
-                           new=transition.new or transition.previous, extra=extra)
+                           new=transition.new or transition.previous, extra=extra, table=table,
+                           confirmation=f"{routed['message_id']}:{confirm}" if confirm and applied else None)
         return transition, [record]
 
     def _compliance_sms(self, routed: dict, text: str, purpose: str) -> Output:
@@ -287,7 +311,10 @@ class Decider:
 
     def _log(self, routed: dict, intent: Intent, source: Source, rule: str | None, matched: str | None,
              body: str | None, *, verdict: str, previous: ConsentState | None, new: ConsentState | None,
-             extra: dict[str, Any] | None = None) -> Output:
+             extra: dict[str, Any] | None = None, table: Table | None = None,
+             confirmation: str | None = None) -> Output:
+        """A consent log record; with ``table``, also the entry of the number's timeline that
+        points to it (appended once the record is processed, :meth:`process`)."""
         record = {
             "account_id": self.state_account(routed["account_id"]) if intent in (Intent.OPT_OUT, Intent.OPT_IN)
             else routed["account_id"],
@@ -308,7 +335,17 @@ class Decider:
         }
         if routed.get("coerced"):
             record["coerced"] = routed["coerced"]
-        return Output(self.settings.consent_topic, dumps(record), key=routed["number"].encode())
+        if table is None:
+            return Output(self.settings.consent_topic, dumps(record), key=routed["number"].encode())
+        receipt = Receipt()
+        entry = timeline.entry(record, receipt, confirmation, self._entry_bytes)
+        if self.scope == "global":
+            entry["account_id"] = routed["account_id"]
+        else:
+            entry.pop("account_id", None)
+        key = timeline.history_key(routed["number"], self.state_account(routed["account_id"]))
+        self._entries.append((key, entry))
+        return Output(self.settings.consent_topic, dumps(record), key=routed["number"].encode(), receipt=receipt)
 
     # ------------------------------------------------------------ sends
 
@@ -328,6 +365,9 @@ class Decider:
             self.stats.count("forwarded")
             return Output(self.settings.provider_topic, dumps({**message, "to": number}), key=number.encode())
         self.stats.suppressed(decision.reason)
+        if state is not None:  # opted out (now, or when it was requested): one small write
+            key = timeline.suppressed_key(number, self.state_account(routed["account_id"]))
+            table[key] = timeline.count_suppressed(table.get(key))
         return suppressed(
             self.settings.suppressed_topic, message, decision, opted_out_at=state.changed_at if state else None
         )

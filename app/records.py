@@ -19,14 +19,37 @@ class Origin(NamedTuple):
     timestamp_ms: int | None = None
 
 
+class Receipt(dict):
+    """Where the broker stored an output: ``{"partition": ..., "offset": ...}``, both None
+    until the producer port fills them in on the broker's acknowledgement. A dict, so that
+    a state value holding it (a consent timeline entry) is encoded with what the
+    acknowledgement filled in (the checkpoint encodes state only after every output is
+    acknowledged: :mod:`app.engine.checkpoint`)."""
+
+    __slots__ = ()
+
+    def __init__(self) -> None:
+        super().__init__(partition=None, offset=None)
+
+    def fill(self, partition: int, offset: int) -> None:
+        self["partition"] = partition
+        self["offset"] = offset
+
+    @property
+    def acked(self) -> bool:
+        return self["offset"] is not None
+
+
 class Output(NamedTuple):
-    """One record to publish. ``partition`` None lets the producer choose.
+    """One record to publish. ``partition`` None lets the producer choose. ``receipt``, when
+    given, is filled in with where the record went once the broker acknowledged it.
     (A NamedTuple: one is made per output, and a frozen dataclass costs 3 times as much.)"""
 
     topic: str
     value: bytes
     key: bytes | None = None
     partition: int | None = None
+    receipt: Receipt | None = None
 
 
 def dumps(obj: Any) -> bytes:

@@ -81,6 +81,10 @@ class Settings(BaseSettings):
     review_max_pending: int = Field(default=5_000, ge=1, description="Pending review items per table partition; "
                                     "beyond, a reply that needs review is opted out at once (fail closed).")
 
+    # Consent timeline per number and account (app/timeline.py): beyond this many events the
+    # earliest few and the latest are kept, with a count of those left out (a flood of STOPs)
+    timeline_max_events: int = Field(default=200, ge=20, le=1000)
+
     # Kafka client tuning
     fetch_max_wait_ms: int = Field(default=10, ge=1, le=1500)
     producer_linger_ms: int = Field(default=0, ge=0, le=1000)

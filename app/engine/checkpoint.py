@@ -16,6 +16,19 @@
    they reach. A crash before this point is repaired at start-up: recovery
    reads the changelog from the store's offset.
 
+**Coordinates of outputs in the state.** A state change may hold where one of its
+outputs went (a consent timeline entry holds its ``sms.consent`` record's
+partition and offset, :mod:`app.timeline`): the output carries a
+:class:`~app.records.Receipt`, held by reference in the state value, which the
+producer port fills in when the broker acknowledges the record. State is
+encoded only at step 2, after every output was acknowledged (step 1), and
+nothing is processed between the steps (the loop holds its lock), so the
+changelog and the store only ever hold coordinates of acknowledged records. A
+crash before step 2 loses the entry with the state change: the replay makes the
+record again, at new coordinates, and the entry with them. (Under exactly-once
+the acknowledged record is in the open transaction, committed at step 3 with the
+changelog record that points to it, or aborted with it.)
+
 A failure at any step raises; nothing after it happens, and the loop rewinds
 (:mod:`app.engine.loop`). ``on_step`` lets tests stop the world after any step.
 """

@@ -161,6 +161,8 @@ class MemoryOutputs:
                 assert task is not None
                 self.open.setdefault(task, []).append((TP(output.topic, partition), offset))
             acked.append(Acked(output.topic, partition, offset))
+            if output.receipt is not None:
+                output.receipt.fill(partition, offset)
         future: asyncio.Future = asyncio.get_running_loop().create_future()
         future.set_result(acked)
         return future

@@ -36,7 +36,9 @@ class OutputPort(Protocol):
     """The producer. ``send`` hands records over (in order per partition) and returns
     an awaitable that resolves when the broker acknowledged all of them and raises
     :class:`DeliveryError` if any was refused; its result says where they went (at
-    least the last offset written per partition).
+    least the last offset written per partition). An output that carries a
+    :class:`~app.records.Receipt` has it filled in with its own partition and offset
+    before that awaitable resolves (never for a record the broker refused).
 
     ``task`` is the input partition whose records made the outputs. Under
     exactly-once (``transactional``) each task has its own transactional producer

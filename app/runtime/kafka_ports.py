@@ -191,6 +191,7 @@ class KafkaOutputs:
 
     async def _send_with(self, producer: AIOKafkaProducer, outputs: Sequence[Output]) -> Any:
         batches: dict[tuple[str, int], list[tuple[Any, int]]] = {}
+        receipts: dict[tuple[str, int], list[tuple[int, int, Any]]] = {}  # slot -> (batch, index, receipt)
         for output in outputs:
             partition = output.partition
             if partition is None:
@@ -212,7 +213,9 @@ class KafkaOutputs:
             else:
                 last, count = open_batches[-1]
                 open_batches[-1] = (last, count + 1)
-        futures = await asyncio.gather(*(_hand_over(producer, topic, partition, items)
+            if output.receipt is not None:
+                receipts.setdefault(slot, []).append((len(open_batches) - 1, open_batches[-1][1] - 1, output.receipt))
+        futures = await asyncio.gather(*(_hand_over(producer, topic, partition, items, receipts.get((topic, partition)))
                                          for (topic, partition), items in batches.items()))
         return asyncio.ensure_future(_acks([f for group in futures for f in group]))
 
@@ -294,11 +297,13 @@ class KafkaTransactionalOutputs(KafkaOutputs):
         await super().stop()
 
 
-async def _hand_over(producer: AIOKafkaProducer, topic: str, partition: int, items: list[tuple[Any, int]]) -> list:
+async def _hand_over(producer: AIOKafkaProducer, topic: str, partition: int, items: list[tuple[Any, int]],
+                     receipts: list[tuple[int, int, Any]] | None = None) -> list:
     out = []
-    for batch, count in items:
+    for number, (batch, count) in enumerate(items):
         future = await producer.send_batch(batch, topic, partition=partition)
-        out.append((future, topic, partition, count))
+        mine = [(index, receipt) for b, index, receipt in receipts if b == number] if receipts else None
+        out.append((future, topic, partition, count, mine))
     return out
 
 
@@ -313,16 +318,19 @@ def _key_hash(key: bytes) -> int:
     return _murmur_cached(key) if len(key) <= 32 else murmur2(key) & 0x7FFFFFFF
 
 
-async def _acks(handed: list[tuple[Any, str, int, int]]) -> list[Acked]:
+async def _acks(handed: list[tuple[Any, str, int, int, Any]]) -> list[Acked]:
     """One acknowledgement per record batch: where its last record went (the checkpoint
-    needs only the highest offset per partition)."""
+    needs only the highest offset per partition). The receipts of the batch's records
+    that carry one are filled in (a batch's records follow its base offset)."""
     acked: list[Acked] = []
-    for future, topic, partition, count in handed:
+    for future, topic, partition, count, receipts in handed:
         try:
             meta = await future
         except (KafkaError, OSError, asyncio.TimeoutError) as exc:
             raise DeliveryError(f"{topic}[{partition}]: {exc!r}") from exc
         acked.append(Acked(topic, partition, meta.offset + count - 1))
+        for index, receipt in receipts or ():
+            receipt.fill(partition, meta.offset + index)
     return acked
 
 
