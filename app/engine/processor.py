@@ -6,14 +6,26 @@ partition's reply watermark (:mod:`app.engine.watermarks`) has passed the time
 it was requested; until then it is held, in offset order, and the partition
 keeps being read: the replies that must be applied first are behind it. The
 offset committed for a routed partition never passes its oldest held send.
+
+The compliance figures (``GET /stats``, :mod:`app.figures`) are counted here, in one
+place, from the outputs each batch made (:mod:`app.tally`), and added to the state of
+the routed partition that made them, once per batch: they become durable in the same
+checkpoint as the state they describe. Records that end while being routed (dead
+letters, sends with no or an invalid number) have no routed partition: their outcomes
+are sent on, once per batch and input partition, as one small ``tally`` record to a
+routed partition chosen from the input partition's name, and counted there (deduplicated
+by input offset, like every routed record).
 """
 
 from __future__ import annotations
 
 import logging
+import time
+import zlib
 from collections import deque
 from collections.abc import Callable
 
+from app import figures
 from app.deciding import Decider
 from app.engine.records import TP, InRecord
 from app.engine.state import PartitionState
@@ -22,10 +34,17 @@ from app.records import Origin, Output, dead_letter, dumps, loads
 from app.routing import KIND_SEND, Router
 from app.settings import Settings
 from app.stats import Stats
+from app.tally import Tally, Topics, route_outcome
 
 log = logging.getLogger("app.engine")
 
 ORIGINS_KEY = b"__origins__"  # state key: highest decided offset per input partition
+KIND_TALLY = "tally"  # a routed record of routing-stage outcomes to count (not a decision)
+MAX_TALLY_ENTRIES = 5_000  # per tally record (each entry ~30 bytes)
+
+# on_batch(tallies of the batch, seconds the batch took (None: held sends released), age in
+# ms of the batch's first record when processed (None: none)): metrics, once per batch
+BatchObserver = Callable[[list[Tally], float | None, int | None], None]
 
 
 class Held:
@@ -40,7 +59,7 @@ class Held:
 
 class Processor:
     def __init__(self, settings: Settings, router: Router, decider: Decider, stats: Stats,
-                 clock_ms: Callable[[], int]) -> None:
+                 clock_ms: Callable[[], int], on_batch: BatchObserver | None = None) -> None:
         self.settings = settings
         self.router = router
         self.decider = decider
@@ -53,6 +72,11 @@ class Processor:
         self.watermarks = ReplyWatermarks()
         self._wm: dict[int, int] = {}  # watermark cache per routed partition (only grows)
         self._held_origins: dict[int, dict[str, int]] = {}  # input offsets of sends seen, not yet durable
+        self.topics = Topics(settings.provider_topic, settings.suppressed_topic, settings.deadletter_topic,
+                             settings.consent_topic, settings.review_topic)
+        self.on_batch = on_batch
+        self._tallies: dict[int, Tally] = {}  # this batch's figures per routed partition
+        self._route_outcomes: dict[TP, list] = {}  # this batch's routing-stage outcomes per input partition
 
     # ------------------------------------------------------------ partitions
 
@@ -81,6 +105,7 @@ class Processor:
     def process(self, records: list[InRecord]) -> dict[TP, list[Output]]:
         """The outputs of ``records``, per input partition (a task: under exactly-once,
         its outputs, changelog and offset are committed in one transaction)."""
+        started = time.perf_counter()
         by_task: dict[TP, list[Output]] = {}
         routed_topic = self.routed_topic
         tp: TP | None = None
@@ -92,27 +117,68 @@ class Processor:
             if record.topic == routed_topic:
                 self._decide(record, out)
             else:
-                self._route(record, out)
+                self._route(record, out, tp)
             self.positions[tp] = record.offset + 1
+        if self._route_outcomes:
+            self._send_route_outcomes(by_task)
+        now_ms = self.clock_ms()
+        first = records[0].timestamp if records else None
+        self._count(by_task, now_ms, time.perf_counter() - started,
+                    now_ms - first if isinstance(first, int) and first >= 0 else None)
         return by_task
 
-    def _route(self, record: InRecord, out: list[Output]) -> None:
+    def _route(self, record: InRecord, out: list[Output], tp: TP) -> None:
         origin = Origin(record.topic, record.partition, record.offset, record.timestamp)
         try:
             output = self.router.route(origin, record.key, record.value)
         except Exception as exc:  # a bug must not drop the record
-            out.append(self._internal_error(record, exc))
-            return
+            output = self._internal_error(record, exc)
         if output is None:
             self.stats.count("receipts_ignored")
-        else:
-            out.append(output)
+            return
+        out.append(output)
+        if output.topic != self.routed_topic and (outcome := route_outcome(output, self.topics)) is not None:
+            self._route_outcomes.setdefault(tp, []).append([record.offset, *outcome])
+
+    def _send_route_outcomes(self, by_task: dict[TP, list[Output]]) -> None:
+        """One tally record per input partition and batch, to a routed partition fixed by the
+        input partition's name (its entries carry their input offsets: a replay repeats them)."""
+        for tp, outcomes in self._route_outcomes.items():
+            source = f"{tp.topic}:{tp.partition}"
+            partition = zlib.crc32(source.encode()) % self.settings.partitions
+            for i in range(0, len(outcomes), MAX_TALLY_ENTRIES):
+                value = dumps({"kind": KIND_TALLY, "source": source, "outcomes": outcomes[i:i + MAX_TALLY_ENTRIES]})
+                by_task.setdefault(tp, []).append(Output(self.routed_topic, value, key=b"__tally__",
+                                                         partition=partition))
+        self._route_outcomes = {}
+
+    def _count(self, by_task: dict[TP, list[Output]], now_ms: int, seconds: float | None,
+               age_ms: int | None) -> None:
+        """The batch's figures, from its outputs, into each routed partition's state."""
+        routed_topic, tallies = self.routed_topic, self._tallies
+        for tp, outputs in by_task.items():
+            if outputs and tp.topic == routed_topic:
+                tally = tallies.get(tp.partition)
+                if tally is None:
+                    tally = tallies[tp.partition] = Tally()
+                tally.count_outputs(outputs, self.topics, now_ms)
+        if tallies:
+            for partition, tally in tallies.items():
+                state = self.states.get(partition)
+                if state is not None and tally:
+                    figures.add(state, tally, now_ms)
+            self._tallies = {}
+        if self.on_batch is not None and (tallies or seconds is not None):
+            self.on_batch(list(tallies.values()), seconds, age_ms)
 
     def _decide(self, record: InRecord, out: list[Output]) -> None:
         partition = record.partition
         state = self.states[partition]
         try:
             routed = loads(record.value)
+            if routed.get("kind") == KIND_TALLY:
+                self._count_route_outcomes(partition, state, routed)
+                return
             if self._replayed(partition, state, routed):
                 self.stats.count("replays_skipped")
                 return
@@ -129,6 +195,14 @@ class Processor:
             out.extend(self.decider.process(record.value, state))
         except Exception as exc:  # a bug must not drop the record
             out.append(self._internal_error(record, exc))
+
+    def _count_route_outcomes(self, partition: int, state: PartitionState, routed: dict) -> None:
+        fresh = figures.fresh_route_outcomes(state, str(routed.get("source")), routed.get("outcomes") or [])
+        if fresh:
+            tally = self._tallies.get(partition)
+            if tally is None:
+                tally = self._tallies[partition] = Tally()
+            tally.count_route_outcomes(fresh)
 
     def _replayed(self, partition: int, state: PartitionState, routed: dict) -> bool:
         """A routed record whose input record was decided already (a router replayed
@@ -190,6 +264,8 @@ class Processor:
                 except Exception as exc:
                     record = InRecord(self.routed_topic, partition, first.offset, None, None, dumps(first.routed))
                     out.append(self._internal_error(record, exc))
+        if by_task:
+            self._count(by_task, self.clock_ms(), None, None)
         return by_task
 
     def _internal_error(self, record: InRecord, exc: BaseException) -> Output:
