@@ -1,0 +1,79 @@
+"""The consent timeline's coordinates under kills: every entry the stores hold points to
+the very ``sms.consent`` record it describes, acknowledged (and committed, under
+exactly-once), whatever step of the checkpoint the worker died after, with its state
+kept or wiped; no entry is stored without its coordinates."""
+
+from __future__ import annotations
+
+import pytest
+
+from app.engine.checkpoint import STEPS
+from app.engine.driver import Driver
+from app.engine.records import TP
+from app.records import loads
+from tests.unit.app.engine.scenario import NUMBERS, feed
+from tests.unit.app.engine.test_kill_replay import run_with_kill
+
+
+def histories(d: Driver) -> dict[bytes, dict]:
+    found = {}
+    for store in d.stores.stores.values():
+        for key, value in store.data.items():
+            if key.endswith(b"|history"):
+                found[key] = loads(value)
+    return found
+
+
+def check_coordinates(d: Driver) -> int:
+    """Every entry points to its record; every consent record of a number is in its timeline."""
+    topic = d.settings.consent_topic
+    checked = 0
+    in_timelines = set()
+    for key, history in histories(d).items():
+        number = key.decode().split("|")[0]
+        for entry in history["events"]:
+            where = entry["consent"]
+            assert where["partition"] is not None and where["offset"] is not None, entry
+            stored = d.broker.logs[TP(topic, where["partition"])][where["offset"]]
+            assert stored.status == "committed", (entry, stored.status)
+            record = loads(stored.value)
+            assert record["number"] == number
+            for name in ("message_id", "verdict", "intent", "body", "event_time", "processed_at"):
+                assert record.get(name) == entry.get(name), (name, record, entry)
+            in_timelines.add((record["number"], record["message_id"], record["verdict"]))
+            checked += 1
+    logged = {(r["number"], r["message_id"], r["verdict"]) for r in d.read(topic)}
+    assert logged == in_timelines
+    return checked
+
+
+async def test_a_clean_run_keeps_every_consent_record_in_the_timelines():
+    d = Driver()
+    feed(d, 0)
+    await d.run()
+    feed(d, 1)
+    await d.run()
+    assert check_coordinates(d) >= len(NUMBERS)
+
+
+GUARANTEES = pytest.mark.parametrize("exactly_once", [False, True], ids=["at-least-once", "exactly-once"])
+WIPE = pytest.mark.parametrize("wipe", [False, True], ids=["state-kept", "state-wiped"])
+
+
+@GUARANTEES
+@WIPE
+@pytest.mark.parametrize("nth", [1, 2])
+@pytest.mark.parametrize("step", STEPS)
+async def test_kill_after_each_checkpoint_step(step, nth, wipe, exactly_once):
+    d, _, _ = await run_with_kill(step=step, nth=nth, wipe=wipe, exactly_once=exactly_once)
+    assert check_coordinates(d) > 0
+
+
+@GUARANTEES
+@pytest.mark.parametrize("after_records", [0, 2, 5, 9, 14, 20, 27])
+async def test_kill_while_handing_over_records(after_records, exactly_once):
+    try:
+        d, _, _ = await run_with_kill(after_records=after_records, wipe=False, exactly_once=exactly_once)
+    except pytest.fail.Exception:
+        pytest.skip("fewer records written than that")
+    assert check_coordinates(d) > 0
