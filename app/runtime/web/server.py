@@ -21,7 +21,7 @@ import aiohttp
 import mode
 from aiohttp import web
 
-from app.runtime.web import dashboard, operator, reviews, views
+from app.runtime.web import dashboard, operator, reviews, timeline, views
 from app.runtime.web.errors import MAX_BODY_BYTES, JsonErrorRequestHandler, json_errors
 
 if TYPE_CHECKING:
@@ -36,6 +36,7 @@ def make_application(host: Host) -> web.Application:
     views.register(app, host)
     operator.register(app, host)
     reviews.register(app, host)
+    timeline.register(app, host)
     dashboard.register(app, host)
     return app
 
