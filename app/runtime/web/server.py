@@ -21,7 +21,7 @@ import aiohttp
 import mode
 from aiohttp import web
 
-from app.runtime.web import dashboard, operator, reviews, timeline, views
+from app.runtime.web import dashboard, listing, operator, reviews, timeline, views
 from app.runtime.web.errors import MAX_BODY_BYTES, JsonErrorRequestHandler, json_errors
 
 if TYPE_CHECKING:
@@ -38,6 +38,7 @@ def make_application(host: Host) -> web.Application:
     reviews.register(app, host)
     timeline.register(app, host)
     dashboard.register(app, host)
+    listing.register(app, host)
     return app
 
 

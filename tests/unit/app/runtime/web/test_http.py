@@ -186,7 +186,7 @@ def test_nothing_clears_an_opt_out_and_other_methods_are_405(port, fake):
         reply = exchange(port, request(method, "/optouts/%2B14155550100", headers=auth(), body=b"{}"))
         body = error(reply, 405, "method_not_allowed")
         assert reply.headers["allow"] == "GET,HEAD" and "GET" in body["detail"]
-    for method in ("DELETE", "PUT", "PATCH", "GET", "OPTIONS"):
+    for method in ("DELETE", "PUT", "PATCH", "OPTIONS"):  # GET /optouts is the listing (test_listing.py)
         error(exchange(port, request(method, "/optouts", headers=auth(), body=b"{}")), 405, "method_not_allowed")
     error(exchange(port, request("TRACE", "/health")), 405, "method_not_allowed")
 
