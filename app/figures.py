@@ -184,11 +184,17 @@ def merge(into: dict, other: dict) -> dict:
             _add(m["s"], bucket.get("s") or {})
     for t, accounts in (other.get("days") or {}).items():
         _add(into["days"].setdefault(t, {}), accounts)
-    r, o = into["review"], other.get("review") or {}
-    r["pending"] += int(o.get("pending", 0))
-    if o.get("oldest_deadline_ms") is not None and (
-            r["oldest_deadline_ms"] is None or o["oldest_deadline_ms"] < r["oldest_deadline_ms"]):
-        r["oldest_deadline_ms"], r["oldest_event_time"] = o["oldest_deadline_ms"], o.get("oldest_event_time")
+    merge_review(into["review"], other.get("review") or {})
+    return into
+
+
+def merge_review(into: dict, other: dict) -> dict:
+    """Add one review summary (:func:`review_summary`) to another."""
+    into["pending"] += int(other.get("pending", 0))
+    if other.get("oldest_deadline_ms") is not None and (
+            into["oldest_deadline_ms"] is None or other["oldest_deadline_ms"] < into["oldest_deadline_ms"]):
+        into["oldest_deadline_ms"], into["oldest_event_time"] = other["oldest_deadline_ms"], other.get(
+            "oldest_event_time")
     return into
 
 

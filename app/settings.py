@@ -99,6 +99,8 @@ class Settings(BaseSettings):
                                       description="How often a router reports the replies it has routed.")
     stall_ms: int = Field(default=10_000, ge=100,
                           description="A partition that does not move, or a send held, this long: not ready.")
+    ready_grace_ms: int = Field(default=30_000, ge=0, le=600_000,
+                                description="GET /readyz stays 200 this long through a rebalance or recovery.")
     standby_replicas: int = Field(default=0, ge=0, le=3,
                                   description="Other workers keeping a warm copy of each table partition.")
     group_instance_id: str | None = Field(default=None, description="Static group membership id (one per worker).")

@@ -21,6 +21,7 @@ from app.engine.outage import Outage
 from app.engine.processor import Processor
 from app.engine.progress import ProgressPublisher, parse_progress
 from app.engine.records import TP
+from app.metrics import Metrics
 from app.policy_file import load_policy
 from app.records import Output
 from app.routing import KIND_REVIEW_EXPIRED, Router, partition_for
@@ -57,7 +58,9 @@ class Host:
         self.router = Router(settings, self.stats, clock=clock, clock_ms=clock_ms)
         self.decider = Decider(settings, self.stats, load_policy(settings.keywords_file, settings.default_locales),
                                clock=clock)
-        self.processor = Processor(settings, self.router, self.decider, self.stats, clock_ms)
+        self.metrics = Metrics()  # GET /metrics: fed once per batch
+        self.processor = Processor(settings, self.router, self.decider, self.stats, clock_ms,
+                                   on_batch=self.metrics.observe)
         self.worker_id = settings.group_instance_id or f"{socket.gethostname()}-{settings.web_port}"
         self.ownership = Ownership()
         self.stores = RocksStores(settings)

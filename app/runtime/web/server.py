@@ -21,7 +21,7 @@ import aiohttp
 import mode
 from aiohttp import web
 
-from app.runtime.web import dashboard, listing, operator, reviews, timeline, views
+from app.runtime.web import dashboard, listing, operator, probes, reviews, stats, timeline, views
 from app.runtime.web.errors import MAX_BODY_BYTES, JsonErrorRequestHandler, json_errors
 
 if TYPE_CHECKING:
@@ -36,6 +36,8 @@ def make_application(host: Host) -> web.Application:
     views.register(app, host)
     operator.register(app, host)
     reviews.register(app, host)
+    stats.register(app, host)  # GET /stats, GET /metrics
+    probes.register(app, host)  # GET /livez, GET /readyz
     timeline.register(app, host)
     dashboard.register(app, host)
     listing.register(app, host)

@@ -1,4 +1,4 @@
-"""`GET /health`, `GET /optouts/{number}`, `GET /stats`."""
+"""`GET /health`, `GET /optouts/{number}` (`GET /stats` is in :mod:`app.runtime.web.stats`)."""
 
 from __future__ import annotations
 
@@ -31,9 +31,6 @@ def register(app: web.Application, host: Host) -> None:
         if report["ready"]:
             return json_answer({"status": "ok", **report})
         return json_answer({"status": "not_ready", **report}, status=503)
-
-    async def stats(request: web.Request) -> web.Response:
-        return json_answer({"scope": "this worker, since it started", **host.stats.snapshot()})
 
     async def lookup(request: web.Request) -> web.Response:
         found = access.grant(request, settings, Role.VIEWER)
@@ -74,7 +71,6 @@ def register(app: web.Application, host: Host) -> None:
         return json_answer(body)
 
     app.router.add_get("/health", health)
-    app.router.add_get("/stats", stats)
     app.router.add_get("/optouts/{number}", lookup)
 
 
