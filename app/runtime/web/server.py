@@ -21,7 +21,7 @@ import aiohttp
 import mode
 from aiohttp import web
 
-from app.runtime.web import dashboard, listing, operator, probes, reviews, stats, timeline, views
+from app.runtime.web import dashboard, evidence, listing, operator, probes, reviews, stats, timeline, views
 from app.runtime.web.errors import MAX_BODY_BYTES, JsonErrorRequestHandler, json_errors
 
 if TYPE_CHECKING:
@@ -39,6 +39,7 @@ def make_application(host: Host) -> web.Application:
     stats.register(app, host)  # GET /stats, GET /metrics
     probes.register(app, host)  # GET /livez, GET /readyz
     timeline.register(app, host)
+    evidence.register(app, host)  # GET /evidence
     dashboard.register(app, host)
     listing.register(app, host)
     return app
