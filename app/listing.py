@@ -5,7 +5,8 @@ a few hundred keys at a time (:func:`scan_chunk`), and keeps the ``<E.164>|<acco
 keys whose consent state is opted out and that pass the :class:`Filters`. Every other
 key (``...|replies``, ``...|history``, ``review|...``, ``reviews|...``, ``__...``) is
 skipped. The position between pages is a :class:`Cursor`: a partition and the last key
-read there, bound to the filters it was made with.
+read there, bound to the filters it was made with, sealed (encrypted and authenticated
+with a key derived from the configured tokens) since the key holds a whole number.
 
 It reads the *stored* state (:meth:`app.engine.ports.StorePort.scan`): a change the
 engine made in the last checkpoint interval (~100 ms) shows once it is stored.
@@ -17,7 +18,9 @@ import base64
 import binascii
 import csv
 import hashlib
+import hmac
 import io
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -40,6 +43,8 @@ SOURCES = ("keyword", "phrase", "operator", "provider", "review", "review_deadli
 IMPORT_PREFIX = "import:"  # message ids of imported opt-outs (app/importing.py)
 COLUMNS = ("number", "account_id", "opted_out_at", "source", "rule", "matched", "message_id")
 CURSOR_VERSION = b"1"
+NONCE_BYTES = 12
+TAG_BYTES = 16
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
@@ -139,22 +144,57 @@ class Cursor:
     partition: int
     after: bytes | None = None
 
-    def encode(self, filters: Filters) -> str:
+    def encode(self, filters: Filters, secret: bytes) -> str:
+        """Sealed (:func:`seal`): the key holds a whole phone number, which a masked listing must
+        not give away, and a client cannot make up a position."""
         raw = b"\x1f".join([CURSOR_VERSION, str(self.partition).encode(), filters.digest().encode(),
                             self.after or b""])
-        return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+        return base64.urlsafe_b64encode(seal(raw, secret)).rstrip(b"=").decode()
 
 
-def decode_cursor(text: str, filters: Filters, partitions: int) -> Cursor:
+def cursor_secret(*tokens: str | None) -> bytes:
+    """The key cursors are sealed with, from the configured tokens (every worker of a group has
+    the same ones, so any of them opens another's cursor; changing a token voids the cursors)."""
+    material = "\x00".join(t or "" for t in tokens).encode("utf-8", "surrogatepass")
+    return hmac.new(material, b"optout listing cursor v1", hashlib.sha256).digest()
+
+
+def _keystream(secret: bytes, nonce: bytes, size: int) -> bytes:
+    blocks = (hmac.new(secret, b"ks" + nonce + i.to_bytes(4, "big"), hashlib.sha256).digest()
+              for i in range((size + 31) // 32))
+    return b"".join(blocks)[:size]
+
+
+def seal(raw: bytes, secret: bytes) -> bytes:
+    """``nonce | raw XOR HMAC-SHA256 keystream | tag``: encrypted and authenticated (encrypt-then-MAC)."""
+    nonce = os.urandom(NONCE_BYTES)
+    body = bytes(a ^ b for a, b in zip(raw, _keystream(secret, nonce, len(raw)), strict=True))
+    tag = hmac.new(secret, b"tag" + nonce + body, hashlib.sha256).digest()[:TAG_BYTES]
+    return nonce + body + tag
+
+
+def unseal(sealed: bytes, secret: bytes) -> bytes | None:
+    if len(sealed) < NONCE_BYTES + TAG_BYTES:
+        return None
+    nonce, body, tag = sealed[:NONCE_BYTES], sealed[NONCE_BYTES:-TAG_BYTES], sealed[-TAG_BYTES:]
+    if not hmac.compare_digest(tag, hmac.new(secret, b"tag" + nonce + body, hashlib.sha256).digest()[:TAG_BYTES]):
+        return None
+    return bytes(a ^ b for a, b in zip(body, _keystream(secret, nonce, len(body)), strict=True))
+
+
+def decode_cursor(text: str, filters: Filters, partitions: int, secret: bytes) -> Cursor:
     """The cursor ``text`` names, checked: a next_cursor this service made for these filters
     and this number of partitions, or :class:`BadParameter`."""
     bad = BadParameter("invalid_cursor", "cursor must be the next_cursor of a previous page with the same filters")
     if not text or len(text) > MAX_CURSOR_CHARS or not text.isascii():
         raise bad
     try:
-        raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+        sealed = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
     except (binascii.Error, ValueError):
         raise bad from None
+    raw = unseal(sealed, secret)
+    if raw is None:
+        raise bad
     parts = raw.split(b"\x1f", 3)
     if len(parts) != 4:
         raise bad

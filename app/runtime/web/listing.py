@@ -37,6 +37,7 @@ from app.listing import (
     Filters,
     csv_header,
     csv_rows,
+    cursor_secret,
     decode_cursor,
     parse_filters,
     parse_limit,
@@ -79,6 +80,8 @@ def _bad(exc: BadParameter) -> web.Response:
 def register(app: web.Application, host: Host) -> None:
     settings = host.settings
     partitions = settings.partitions
+    secret = cursor_secret(*(t.get_secret_value() if t is not None else None
+                             for t in (settings.admin_token, settings.viewer_token)))
 
     async def local_page(partition: int, after: bytes | None, filters: Filters, want: int, budget: int,
                          masked: bool) -> Page | None:
@@ -108,7 +111,8 @@ def register(app: web.Application, host: Host) -> None:
         if owner is None or owner == settings.web_url or found.forwarded:
             raise Unavailable
         params = {k: query[k] for k in FILTERS if k in query}
-        params.update(limit=str(want), cursor=Cursor(partition, after).encode(filters), mask="1" if masked else "0")
+        params.update(limit=str(want), cursor=Cursor(partition, after).encode(filters, secret),
+                      mask="1" if masked else "0")
         headers = access.forward_headers(settings, found, "GET", "/optouts")
         try:
             async with session.get(f"{owner}/optouts", params=params, headers=headers) as resp:
@@ -120,7 +124,7 @@ def register(app: web.Application, host: Host) -> None:
                 raise Unavailable
             if next_cursor is None:
                 return Page(items, None, True, scanned)
-            moved = decode_cursor(next_cursor, filters, partitions)
+            moved = decode_cursor(next_cursor, filters, partitions, secret)
         except (aiohttp.ClientError, TimeoutError, ValueError, KeyError, TypeError) as exc:
             raise Unavailable from exc
         if moved.partition != partition or moved.after is None or (after is not None and moved.after <= after):
@@ -141,7 +145,7 @@ def register(app: web.Application, host: Host) -> None:
             filters = parse_filters(query)
             limit = parse_limit(query["limit"], most) if "limit" in query else most
             masked = parse_mask(query.get("mask"))
-            cursor = decode_cursor(query["cursor"], filters, partitions) if "cursor" in query else None
+            cursor = decode_cursor(query["cursor"], filters, partitions, secret) if "cursor" in query else None
         except BadParameter as exc:
             return _bad(exc)
         if not masked and found.role is not Role.ADMIN:
@@ -169,7 +173,7 @@ def register(app: web.Application, host: Host) -> None:
                 return error_response(503, "unavailable", "the partition is not held here now")
             return json_answer({"items": page.entries, "scanned": page.scanned,
                                 "next_cursor": None if page.done else Cursor(cursor.partition, page.after).encode(
-                                    filters)})
+                                    filters, secret)})
         items: list[dict] = []
         position: Cursor | None = cursor or Cursor(0)
         budget = MAX_SCANNED_PER_PAGE
@@ -186,7 +190,7 @@ def register(app: web.Application, host: Host) -> None:
                 position = _next(position.partition, page, partitions)
         if not await access.audit(host, request, found, len(items)):
             return access.audit_failed()
-        return json_answer({"items": items, "next_cursor": position.encode(filters) if position else None,
+        return json_answer({"items": items, "next_cursor": position.encode(filters, secret) if position else None,
                             "masked": masked, "count": len(items)})
 
     async def export(request: web.Request) -> web.StreamResponse:

@@ -4,6 +4,7 @@ host's partitions are memory stores filled with every kind of key the table hold
 from __future__ import annotations
 
 import asyncio
+import base64
 import csv
 import http.client
 import io
@@ -17,12 +18,13 @@ import pytest
 
 from app.domain.consent import ConsentState, Source
 from app.engine.state import MemoryStore, PartitionState
-from app.listing import CHUNK_KEYS, Cursor, Filters
+from app.listing import CHUNK_KEYS, Cursor, Filters, cursor_secret
 from app.routing import partition_for
-from tests.unit.app.runtime.web.conftest import VIEWER_TOKEN, audited, auth, exchange, request, viewer
+from tests.unit.app.runtime.web.conftest import TOKEN, VIEWER_TOKEN, audited, auth, exchange, request, viewer
 from tests.unit.app.runtime.web.test_http import error
 
 PARTITIONS = 8
+SECRET = cursor_secret(TOKEN, VIEWER_TOKEN)  # the served worker's
 T0 = "2026-03-01T12:00:00+00:00"
 
 
@@ -215,9 +217,10 @@ BAD = [
     ("mask=2", "invalid_mask"), ("mask=", "invalid_mask"), ("mask=false", "invalid_mask"),
     ("cursor=", "invalid_cursor"), ("cursor=nope", "invalid_cursor"), ("cursor=%2B14155550101", "invalid_cursor"),
     ("cursor=" + "A" * 2000, "invalid_cursor"),
-    ("cursor=" + Cursor(99).encode(Filters()), "invalid_cursor"),  # no such partition
-    ("cursor=" + Cursor(1, b"review|x").encode(Filters()), "invalid_cursor"),  # not a number's key
-    ("account=other&cursor=" + Cursor(1).encode(Filters()), "invalid_cursor"),  # made for other filters
+    ("cursor=" + Cursor(99).encode(Filters(), SECRET), "invalid_cursor"),  # no such partition
+    ("cursor=" + Cursor(1, b"review|x").encode(Filters(), SECRET), "invalid_cursor"),  # not a number's key
+    ("cursor=" + Cursor(1).encode(Filters(), cursor_secret("other", "tokens")), "invalid_cursor"),  # not ours
+    ("account=other&cursor=" + Cursor(1).encode(Filters(), SECRET), "invalid_cursor"),  # made for other filters
 ]
 
 
@@ -233,8 +236,9 @@ def test_bad_parameters_are_400_json(port, states, fake, path, query, name):
 
 def test_a_cursor_is_opaque_and_goes_on_after_its_partition_and_key(port, states):
     at = (partition("+14155550101"), b"+14155550101|acme")
-    cursor = Cursor(at[0], at[1]).encode(Filters(account="acme"))
+    cursor = Cursor(at[0], at[1]).encode(Filters(account="acme"), SECRET)
     assert "14155550101" not in cursor and "|" not in cursor and "+" not in cursor
+    assert b"1415" not in base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))  # sealed, not encoded
     items = [i for p in every_page(port, f"account=acme&mask=0&cursor={cursor}", headers=auth()) for i in p]
     expected = sorted((partition(n), f"{n}|{a}".encode()) for n, a in OPTED_OUT if a == "acme")
     assert [(partition(i["number"]), f"{i['number']}|acme".encode()) for i in items] == [e for e in expected if e > at]
