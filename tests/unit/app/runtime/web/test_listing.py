@@ -15,6 +15,9 @@ import urllib.request
 
 import orjson
 import pytest
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 
 from app.domain.consent import ConsentState, Source
 from app.engine.state import MemoryStore, PartitionState
@@ -347,3 +350,28 @@ def test_a_short_page_when_the_scan_budget_runs_out(port, states, monkeypatch):
     monkeypatch.setattr(listing, "MAX_SCANNED_PER_PAGE", 1)  # one chunk per page at most
     pages = every_page(port, "account=other")
     assert [i["message_id"] for p in pages for i in p] == ["operator-9"] and len(pages) > 1
+
+
+# ------------------------------------------------------------ anything in the query
+
+
+query_values = st.one_of(
+    st.text(max_size=40), st.sampled_from(["0", "1", "1000", "1001", "", "keyword", "import", "+14155550101",
+                                           "2026-01-01T00:00:00Z", "2026-01-01", "%FF", "A" * 1100]),
+    st.binary(max_size=30).map(lambda b: b.decode("latin-1")))
+
+
+@hypothesis_settings(max_examples=150, deadline=None, derandomize=True,
+                     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(st.sampled_from(["/optouts", "/optouts.csv"]),
+       st.dictionaries(st.sampled_from(["account", "source", "since", "until", "limit", "cursor", "mask", "x"]),
+                       query_values, max_size=5),
+       st.sampled_from(["viewer", "admin", "none"]))
+def test_anything_in_the_query_is_answered_or_refused_in_json(port, states, fake, path, query, who):
+    headers = {"viewer": viewer(), "admin": auth(), "none": {}}[who]
+    reply = get(port, path + "?" + urllib.parse.urlencode(query), headers=headers)
+    if reply.status == 200:
+        return
+    assert reply.status in (400, 401, 403), (query, reply.status, reply.body[:200])
+    body = error(reply, reply.status)
+    assert "14155550101" not in json.dumps(body)
