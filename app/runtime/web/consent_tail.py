@@ -6,7 +6,7 @@ the record of what happened. Read ``read_committed``, it holds only what was com
 transactions), it is the same on every worker (each worker's ring would hold only its
 own partitions' events) and it survives restarts; and nothing is added to the hot path.
 
-The consumer is started on the first request (no group, partitions assigned by hand),
+The consumer is started on the first request (no group: every partition is its own),
 starts ``per_partition`` records before each partition's end, and on each later request
 reads only what was appended since; it keeps the last ``keep`` events, and per-minute
 counts of applied opt-outs and opt-ins for the last 24 hours (the dashboard's charts use
@@ -93,17 +93,19 @@ class ConsentTail:
                 await consumer.stop()
 
     async def _start(self) -> AIOKafkaConsumer:
-        consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap(self.settings), group_id=None,
-                                    enable_auto_commit=False, isolation_level="read_committed",
+        # subscribed without a group: every partition of the topic is assigned to it
+        consumer = AIOKafkaConsumer(self.settings.consent_topic, bootstrap_servers=bootstrap(self.settings),
+                                    group_id=None, enable_auto_commit=False, isolation_level="read_committed",
                                     request_timeout_ms=10_000, client_id="dashboard-consent-tail")
         try:
             await asyncio.wait_for(consumer.start(), 10)
-            await consumer.topics()  # fetches the cluster's metadata
-            parts = consumer.partitions_for_topic(self.settings.consent_topic)
-            if not parts:
+            for _ in range(50):
+                tps = sorted(consumer.assignment())
+                if tps:
+                    break
+                await asyncio.sleep(0.1)
+            else:
                 raise LookupError("the consent topic does not exist (yet)")
-            tps = [TopicPartition(self.settings.consent_topic, p) for p in sorted(parts)]
-            consumer.assign(tps)
             starts = await consumer.beginning_offsets(tps)
             ends = await consumer.end_offsets(tps)
             for tp in tps:

@@ -166,6 +166,65 @@ def stats_series(stats: dict) -> dict[str, dict] | None:
     return out or None
 
 
+def dense(series: dict, step_s: int, points: int, now_s: float) -> dict:
+    """``series`` on a regular grid: one point per ``step_s`` for the last ``points`` steps up
+    to now (or the last point, if later), zero where it has none (a series may list only the
+    buckets that counted something)."""
+    counts: dict[str, Counter[int]] = {"opt_out": Counter(), "opt_in": Counter()}
+    for n, at in enumerate(series.get("t") or []):
+        bucket = int(at // step_s)
+        for name in counts:
+            values = series.get(name) or []
+            counts[name][bucket] += values[n] if n < len(values) else 0
+    last = max([int(now_s // step_s), *(b for c in counts.values() for b in c)])
+    buckets = range(last - points + 1, last + 1)
+    return {"t": [b * step_s for b in buckets], "opt_out": [counts["opt_out"][b] for b in buckets],
+            "opt_in": [counts["opt_in"][b] for b in buckets]}
+
+
+def compliance(stats: dict) -> list[dict]:
+    """The compliance figures of ``GET /stats`` that it has, as (label, text) rows."""
+    rows = []
+    honour = stats.get("time_to_honour")
+    if isinstance(honour, dict) and honour.get("count"):
+        rows.append({"label": "Time to honour (p50 / p99 / max)",
+                     "value": " / ".join(_secs(honour.get(k)) for k in ("p50_s", "p99_s", "max_s"))})
+    confirm = stats.get("confirmation_delay")
+    if isinstance(confirm, dict) and confirm.get("count"):
+        rows.append({"label": f"Confirmations within {confirm.get('limit_s', 300)} s",
+                     "value": f"{confirm.get('within_limit')} of {confirm.get('count')} "
+                              f"(p99 {_secs(confirm.get('p99_s'))})",
+                     "bad": bool(confirm.get("over_limit"))})
+    queue = stats.get("review_queue")
+    if isinstance(queue, dict) and "pending" in queue:
+        oldest = queue.get("oldest") if isinstance(queue.get("oldest"), dict) else None
+        text = str(queue.get("pending"))
+        if oldest:
+            text += f"; oldest {_secs(oldest.get('age_s'))} old, deadline in {_secs(oldest.get('time_left_s'))}"
+        rows.append({"label": "Review queue", "value": text, "bad": bool(oldest and oldest.get("overdue"))})
+    return rows
+
+
+def _scope(stats: dict) -> str | None:
+    scope = stats.get("scope")
+    if isinstance(scope, str):
+        return scope[:200]
+    since = stats.get("since")
+    return f"all workers, since {since[:19].replace('T', ' ')}" if isinstance(since, str) else None
+
+
+def _secs(value: Any) -> str:
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        return "?"
+    if abs(value) >= 86400:
+        return f"{value / 86400:.1f} d"
+    if abs(value) >= 3600:
+        return f"{value / 3600:.1f} h"
+    if abs(value) >= 60:
+        return f"{value / 60:.1f} min"
+    return f"{value:.3g} s"
+
+
 def tail_series(rates: dict[str, Counter[int]], now_s: float) -> dict[str, dict]:
     """Per-minute (last hour) and per-hour (last day) counts of applied opt-outs and opt-ins."""
     this_minute = int(now_s // 60)
@@ -231,12 +290,18 @@ class Gatherer:
         series_source = "GET /stats"
         if series is None and self.tail.available:
             series, series_source = tail_series(self.tail.rates, time.time()), "the consent log's tail"
+        if series is not None:
+            now_s = time.time()
+            series = {name: dense(series[name], step, points, now_s)
+                      for name, step, points in (("minute", 60, MINUTE_POINTS), ("hour", 3600, HOUR_POINTS))
+                      if name in series}
         model = {
             "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
             "worker": self.host.worker_id,
             "stats": {"available": stats["body"] is not None, "error": stats["error"],
-                      "scope": (stats["body"] or {}).get("scope"),
+                      "scope": _scope(stats["body"] or {}),
                       "totals": totals(stats["body"] or {}),
+                      "compliance": compliance(stats["body"] or {}),
                       "suppressed": suppressed_by_reason(stats["body"] or {})},
             "series": {"available": series is not None, "source": series_source if series else None,
                        **(series or {})},

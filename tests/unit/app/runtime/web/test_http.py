@@ -204,9 +204,15 @@ def test_a_bearer_token_that_is_not_utf8_is_a_401(port, fake):
 
 @pytest.mark.parametrize("path", ["/router", "/router/", "/router/nope/", "/router/optouts/%2B14155550100/",
                                   "/router/topics", "/table", "/table/optouts/", "/table/optouts/%2B14155550100/",
-                                  "/", "/graph", "/assignment/", "/performance/", "/stats/"])
+                                  "/graph", "/assignment/", "/performance/", "/stats/"])
 def test_faust_built_in_views_do_not_exist(port, fake, path):
     error(exchange(port, request("GET", path)), 404, "not_found")
+
+
+def test_the_root_is_our_dashboard_not_fausts_index(port, fake):
+    reply = exchange(port, request("GET", "/"))  # Faust's index answered JSON about the app
+    assert reply.status == 200 and reply.headers["content-type"].startswith("text/html")
+    assert b'action="/signin"' in reply.body and b"faust" not in reply.body.lower()
 
 
 def test_a_url_over_8kb_is_a_json_400_that_echoes_nothing_and_logs_no_number(port, fake, logs):

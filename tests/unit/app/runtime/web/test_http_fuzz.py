@@ -1,10 +1,12 @@
 """HTTP fuzz test over every endpoint (GET /health, GET /stats, GET /optouts/{number}, GET /reviews,
-POST /optouts, POST /reviews/{id}, Faust's /router and /table, unknown paths), in raw bytes over a socket:
+POST /optouts, POST /reviews/{id}, the dashboard's pages, Faust's /router and /table, unknown paths), in raw
+bytes over a socket:
 generated methods, paths, query strings, headers (non-UTF-8 bytes in Authorization
 among them), bodies and framings, each carrying a phone number written some way.
 
 Every answer must be: a 2xx where the request was valid, a 503 where the worker is
-not ready, else a 4xx; never another 5xx; JSON (``{"error", "detail"}`` for errors);
+not ready, else a 4xx (or the dashboard's 303); never another 5xx; JSON (``{"error", "detail"}`` for
+errors) but for the dashboard's pages and files;
 an error must not hold the phone number or any run of 6 digits; and no log line may
 hold a phone number."""
 
@@ -92,6 +94,8 @@ def paths(draw, phone: str, wild: bool) -> bytes:
         b"/table/optouts/" + number + b"/", b"/", b"//optouts/" + number, b"/health/" + junk,
         b"/" + junk, b"/" + number, b"/optouts/" + number + b"/../../router/", b"*",
         b"http://127.0.0.1/optouts/" + number,
+        b"/numbers/" + number, b"/numbers?number=" + number, b"/dashboard/data", b"/dashboard/panels",
+        b"/signin", b"/static/" + junk, b"/static/dashboard.js",
     ]))
 
 
@@ -220,8 +224,17 @@ def check(reply, shown: str, method: bytes, target: bytes) -> None:
     """One answer, whatever was asked."""
     where = f"{method!r} {target[:120]!r}"
     assert reply.status < 500 or reply.status == 503, (where, reply.status, reply.body[:300])
+    kind = reply.headers.get("content-type", "")
+    if reply.status == 303:  # the dashboard: to the sign-in form, or the search box to a timeline
+        assert method == b"GET" and reply.headers["location"].startswith("/"), (where, reply.headers)
+        return
     assert reply.status in (200, 202, 503) or 400 <= reply.status < 500, (where, reply.status)
-    assert reply.headers.get("content-type", "").startswith("application/json"), (where, reply.headers)
+    if kind.startswith(("text/html", "text/javascript", "text/css")):  # the dashboard's pages and files
+        assert method in (b"GET", b"HEAD", b"POST"), (where, reply.status)
+        if reply.status >= 400:  # an error page (the sign-in form again, "not a phone number")
+            assert not written_anywhere(shown, reply.body.decode()), where
+        return
+    assert kind.startswith("application/json"), (where, reply.headers)
     if method == b"HEAD" and reply.body == b"":
         return
     body = reply.json()
