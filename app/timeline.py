@@ -266,7 +266,9 @@ def answer(number: str, account_id: str, state: Mapping[str, Any] | None, histor
            suppressed: Mapping[str, Any] | None, as_of: datetime | None = None, scope: str = "account") -> dict:
     """The answer of ``GET /optouts/{number}/history``."""
     history = history or {}
-    events = ordered(history.get("events") or ())
+    # an entry whose record the broker has not acknowledged yet (made in the current checkpoint
+    # interval, read from the state's overlay) is not shown: it may never be stored
+    events = ordered(e for e in history.get("events") or () if (e.get("consent") or {}).get("offset") is not None)
     left_out = int(history.get("left_out") or 0)
     body: dict[str, Any] = {"number": number, "account_id": account_id, "scope": scope,
                             "as_of": as_of.isoformat() if as_of else None}

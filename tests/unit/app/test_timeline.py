@@ -23,7 +23,7 @@ def at(minutes: float) -> str:
 
 def event(minutes: float, intent: str = "opt_out", verdict: str = "applied", mid: str | None = None, **extra) -> dict:
     return {"event_time": at(minutes), "processed_at": at(minutes + 1), "intent": intent, "verdict": verdict,
-            "message_id": mid or f"m{minutes}", "source": "keyword", **extra}
+            "message_id": mid or f"m{minutes}", "source": "keyword", "consent": {"partition": 0, "offset": 1}, **extra}
 
 
 # ------------------------------------------------------------ bounding
@@ -108,6 +108,13 @@ def test_the_answer_lists_events_oldest_first_and_filters_by_as_of():
     assert [e["message_id"] for e in past["events"]] == ["a", "b"]
     assert past["state"]["opted_out"] is True and past["as_of_exact"] is True
     assert timeline.answer(NUMBER, "acme", None, None, None)["state"] is None
+
+
+def test_an_entry_whose_record_is_not_acknowledged_yet_is_not_shown():
+    history = timeline.append(None, event(0, mid="acked"), 200)
+    history = timeline.append(history, {**event(1, mid="in-flight"), "consent": Receipt()}, 200)
+    body = timeline.answer(NUMBER, "acme", None, history, None)
+    assert [e["message_id"] for e in body["events"]] == ["acked"]
 
 
 def test_as_of_inside_the_left_out_events_says_it_is_not_exact():
