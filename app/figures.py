@@ -210,9 +210,11 @@ def _seconds(ms: int | None) -> float | None:
 
 
 def _top(counts: dict[str, int], n: int, label: Callable[[str], str]) -> dict[str, int]:
-    ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
-    shown = {label(k): v for k, v in ranked[:n] if k != OTHER}
-    rest = sum(v for k, v in ranked if k == OTHER) + sum(v for _, v in ranked[n:])
+    ranked = sorted(((k, v) for k, v in counts.items() if k != OTHER), key=lambda kv: (-kv[1], kv[0]))
+    shown: dict[str, int] = {}
+    for k, v in ranked[:n]:
+        shown[label(k)] = shown.get(label(k), 0) + v  # (two names masked alike add up)
+    rest = counts.get(OTHER, 0) + sum(v for _, v in ranked[n:])
     if rest:
         shown[OTHER] = shown.get(OTHER, 0) + rest
     return shown
