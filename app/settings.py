@@ -61,6 +61,8 @@ class Settings(BaseSettings):
     viewer_token: SecretStr | None = None  # reads what holds numbers (lookups, timelines, lists, dashboard)
     session_max_age_s: int = Field(default=8 * 3600, ge=60, le=7 * 86400,
                                    description="How long a dashboard sign-in cookie is valid.")
+    listing_max_share: float = Field(default=0.25, gt=0, le=1, description="GET /optouts and /optouts.csv: the "
+                                     "share of the event loop's time one listing may take (it rests between reads).")
     # at most 900,000: every output (a dead letter, a suppression holding the request) then fits
     # under the broker's default 1 MiB record limit
     max_payload_bytes: int = Field(default=65536, ge=256, le=900_000)

@@ -44,7 +44,7 @@ from bench.config import BENCH_DIR, REPO
 from bench.data import numbers as valid_numbers
 from bench.kafka_io import Admin, LiveCollector, paced_producer
 from bench.live import Recorder, send_value
-from bench.sut import VIEWER_TOKEN, ProjectSystem, free_port, stop_all
+from bench.sut import VIEWER_TOKEN, ProjectExactlyOnce, ProjectSystem, free_port, stop_all
 from bench.verify import PROVIDER, SUPPRESSED
 
 RESULTS = BENCH_DIR / "results" / "export.md"
@@ -169,9 +169,11 @@ def figures(recorder: Recorder, stream: Stream, prefix: str) -> dict:
 
 
 def run(args: argparse.Namespace, bootstrap: str, work: Path) -> str:
-    system = ProjectSystem()
+    system = ProjectExactlyOnce() if args.guarantee == "exactly_once" else ProjectSystem()
     topo = system.topology("export")
     env = system.env(topo, bootstrap, Inputs())  # type: ignore[arg-type]
+    if args.share is not None:
+        env["OPTOUT_LISTING_MAX_SHARE"] = str(args.share)
     admin = Admin(bootstrap)
     admin.track(system.all_topics(topo, env))
     system.create_topics(env)
@@ -248,7 +250,8 @@ def report(args: argparse.Namespace, import_s: float, export: Export, alone: Exp
 `python -m bench.export_latency` ({stamp}; {platform.python_implementation()} {platform.python_version()},
 {os.cpu_count()} cores shared with other work, load average {load:.1f} at the end).
 
-One worker (`python -m app worker`, at-least-once, 8 partitions, its real settings) on a local
+One worker (`python -m app worker`, {args.guarantee.replace('_', '-')}, 8 partitions, its real settings; the listing's
+share of the event loop `OPTOUT_LISTING_MAX_SHARE` = {args.share}) on a local
 Kafka broker; {args.optouts:,} numbers opted out by `python -m app import-optouts` ({import_s:.1f} s).
 A steady stream of send requests at {args.rate:,} msg/s (one in ten to an opted-out number);
 latency = send request produced → its decision (`provider` or `suppressed`) read back by a
@@ -267,13 +270,20 @@ collector in the bench's process. Every decision was checked (each send once, on
 | rows | {export.rows:,} (every opted-out number, checked) |
 
 How the export stays off the hot path: the worker reads its RocksDB stores {CHUNK_KEYS} keys at a
-time (an iterator per read, `fill_cache` off) and gives the event loop back between reads,
-so the engine loop in the same process keeps deciding sends between any two reads; the
-answer is written chunk by chunk as it is read.
+time (an iterator per read, `fill_cache` off), writes each chunk's rows as they are read, and
+rests after each read and each write so that the export takes at most {args.share:.0%} of the
+event loop's time: the engine loop in the same process decides the waiting sends between any
+two reads.
 """
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(text)
     return text
+
+
+def share_default() -> float:
+    from app.settings import Settings
+
+    return Settings.model_fields["listing_max_share"].default
 
 
 def main() -> None:
@@ -284,7 +294,13 @@ def main() -> None:
     parser.add_argument("--window", type=float, default=20.0, help="seconds without (and after) the export")
     parser.add_argument("--warmup", type=float, default=10.0)
     parser.add_argument("--kafka-port", type=int, default=29792)
+    parser.add_argument("--guarantee", choices=("at_least_once", "exactly_once"), default="at_least_once",
+                        help="the worker's processing guarantee (at-least-once: the lower latency, so the more "
+                             "sensitive to a stall)")
+    parser.add_argument("--share", type=float, default=None,
+                        help="OPTOUT_LISTING_MAX_SHARE for the worker (default: the worker's default)")
     args = parser.parse_args()
+    args.share = share_default() if args.share is None else args.share
     bootstrap, started = broker(args.kafka_port)
     work = Path(tempfile.mkdtemp(prefix="export-bench-"))
     try:

@@ -2,8 +2,9 @@
 
 Both cover every partition on every worker, in the order ``(partition, key)``: a worker
 reads the partitions it holds from its store, a few hundred keys at a time
-(:func:`app.listing.scan_chunk`), giving the event loop back between reads so the
-engine in the same process keeps deciding sends; it asks the worker holding any other
+(:func:`app.listing.scan_chunk`), resting between reads so that one listing takes at
+most ``listing_max_share`` (default 25 %) of the event loop's time: the engine in the
+same process keeps deciding sends between any two reads. It asks the worker holding any other
 partition for it (``access.forward_headers``; a forwarded request answers one
 partition, the one its cursor names). A partition that is not available anywhere is a
 503 (the listing), never a partial page; the export checks every partition has a
@@ -29,6 +30,7 @@ import aiohttp
 from aiohttp import web
 
 from app.listing import (
+    CHUNK_KEYS,
     DEFAULT_LIMIT,
     MAX_LIMIT,
     MAX_SCANNED_PER_PAGE,
@@ -83,6 +85,12 @@ def register(app: web.Application, host: Host) -> None:
     secret = cursor_secret(*(t.get_secret_value() if t is not None else None
                              for t in (settings.admin_token, settings.viewer_token)))
 
+    async def rest(busy_s: float) -> None:
+        """The engine loop's turn after ``busy_s`` of work: a rest long enough that a listing
+        takes at most ``listing_max_share`` of the loop's time (at least one turn)."""
+        share = settings.listing_max_share
+        await asyncio.sleep(busy_s * (1 - share) / share if share < 1 else 0)
+
     async def local_page(partition: int, after: bytes | None, filters: Filters, want: int, budget: int,
                          masked: bool) -> Page | None:
         """Read the partition here, chunk by chunk; None if this worker does not hold it."""
@@ -94,6 +102,7 @@ def register(app: web.Application, host: Host) -> None:
                 if scanned == 0:
                     return None
                 raise Unavailable  # moved while it was read: the caller asks again from a cursor
+            began = time.perf_counter()
             try:
                 chunk = scan_chunk(state.store, after, filters, want - len(entries))
             except Exception as exc:  # noqa: BLE001 - the store was closed meanwhile (a rebalance)
@@ -101,7 +110,7 @@ def register(app: web.Application, host: Host) -> None:
             entries += [shown(e, masked) for e in chunk.entries]
             scanned += chunk.scanned
             after = chunk.last_key
-            await asyncio.sleep(0)  # the engine loop's turn
+            await rest(time.perf_counter() - began)
             if chunk.exhausted or len(entries) >= want or scanned >= budget:
                 return Page(entries, after, chunk.exhausted, scanned)
 
@@ -218,10 +227,15 @@ def register(app: web.Application, host: Host) -> None:
         try:
             async with _Sessions() as sessions:
                 while position is not None and count < most:
+                    here = host.local_state(position.partition) is not None  # then a chunk at a time
                     page = await _patiently(page_of, sessions, found, request.query, position, filters,
-                                            min(MAX_LIMIT, most - count), MAX_SCANNED_PER_PAGE, masked)
+                                            min(CHUNK_KEYS if here else MAX_LIMIT, most - count),
+                                            MAX_SCANNED_PER_PAGE, masked)
                     if page.entries:
-                        await resp.write(csv_rows(page.entries).encode())
+                        began = time.perf_counter()
+                        text = csv_rows(page.entries).encode()
+                        await rest(time.perf_counter() - began)
+                        await resp.write(text)
                     count += len(page.entries)
                     position = _next(position.partition, page, partitions)
             status = 200
