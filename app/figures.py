@@ -117,10 +117,14 @@ def fresh_route_outcomes(table: Table, source: str, outcomes: list) -> list:
     """The entries of a routing-stage tally record not counted before (a replayed or
     duplicated tally record repeats offsets already counted); marks them counted."""
     marks = table.get(ROUTED_MARKS_KEY) or {}
-    mark = marks.get(source, -1)
-    fresh = [e for e in outcomes if isinstance(e, list) and len(e) == 3 and isinstance(e[0], int) and e[0] > mark]
-    if fresh:
-        marks[source] = max(e[0] for e in fresh)
+    mark = start = marks.get(source, -1)
+    fresh = []
+    for entry in outcomes:  # in offset order; an offset at or below the mark was counted
+        if isinstance(entry, list) and len(entry) == 3 and isinstance(entry[0], int) and entry[0] > mark:
+            fresh.append(entry)
+            mark = entry[0]
+    if mark != start:
+        marks[source] = mark
         table[ROUTED_MARKS_KEY] = marks
     return fresh
 

@@ -88,7 +88,9 @@ class Processor:
         """Forget partitions (revoked, or rewound): overlays, held sends, positions."""
         for tp in tps:
             self.positions.pop(tp, None)
+            self._route_outcomes.pop(tp, None)
             if tp.topic == self.routed_topic:
+                self._tallies.pop(tp.partition, None)
                 state = self.states.pop(tp.partition, None)
                 if state is not None:
                     state.discard()

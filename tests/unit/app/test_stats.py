@@ -223,6 +223,9 @@ def test_routing_tallies_are_counted_once() -> None:
     assert again == [[12, "s", "invalid_number"]]
     assert figures.fresh_route_outcomes(table, "sms.outbound:0", [[3, "s", "no_phone"]])  # another partition
     assert figures.fresh_route_outcomes(table, "x", [["bad"], [1, 2]]) == []
+    # a record repeated inside one tally (routed twice in one batch after a rewind) counts once
+    assert figures.fresh_route_outcomes(table, "y", [[5, "s", "no_phone"], [5, "s", "no_phone"]]) == [
+        [5, "s", "no_phone"]]
 
 
 def test_merging_partitions_in_any_order_gives_the_same_figures() -> None:
