@@ -6,6 +6,7 @@ built: only the routes below exist.
     GET  /health            GET  /stats
     GET  /optouts/{number}  POST /optouts
     GET  /  (the dashboard: app/runtime/web/dashboard.py)
+    GET  /metrics  GET /livez  GET /readyz  (app/runtime/web/stats.py, probes.py)
 
 Every other path is a JSON 404, every other method a JSON 405; requests aiohttp
 cannot parse get a JSON 400 (:class:`JsonErrorRequestHandler`).
