@@ -8,7 +8,8 @@ evidence packet, a zip (:mod:`app.evidence`; docs/evidence.md).
   :data:`MAX_PERIOD_DAYS` days): every number (of ``account``, or of every account) with a
   consent event dated in the period, with those events. Each worker scans the timeline keys
   of the partitions it holds (:meth:`app.engine.ports.StorePort.scan`, :data:`CHUNK_KEYS` keys
-  per read, the event loop given back between reads, so processing goes on), the one asked
+  per read, resting between reads so the scan takes at most ``OPTOUT_LISTING_MAX_SHARE`` of
+  the event loop's time, so processing goes on), the one asked
   gathers the others' parts; a partition nobody can read makes the answer 503, never a
   partial packet. More than :data:`MAX_NUMBERS` numbers is a 413: ask for a shorter period
   or one account.
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import tempfile
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -51,6 +53,10 @@ _rebuilt: dict[str, dict[str, dict] | None] = {}  # config id -> its keyword set
 
 class TooMany(Exception):
     pass
+
+
+class Moved(Exception):
+    """A partition was revoked (or is recovering again) while it was read."""
 
 
 def _keyword_sets_of(config: dict) -> dict[str, dict] | None:
@@ -92,14 +98,20 @@ class Gathered:
             raise TooMany()
 
 
-async def _scan_partition(host: Host, table: Any, account: str | None, since: datetime, until: datetime,
+async def _scan_partition(host: Host, partition: int, account: str | None, since: datetime, until: datetime,
                           found: Gathered) -> None:
-    """The timelines of ``table``'s numbers with events in the period, added to ``found``."""
-    store = table.store
+    """The timelines of the partition's numbers with events in the period, added to ``found``.
+    Read chunk by chunk, resting between chunks so that the scan takes at most
+    ``OPTOUT_LISTING_MAX_SHARE`` of the event loop's time (as the listings do)."""
     key_account = host.decider.state_account(account) if account is not None else None
+    share = float(getattr(host.settings, "listing_max_share", 0.25))
     after = None
     while True:
-        pairs = store.scan(after, CHUNK_KEYS, b"+")
+        table = host.local_state(partition)
+        if table is None:
+            raise Moved()
+        began = time.perf_counter()
+        pairs = table.store.scan(after, CHUNK_KEYS, b"+")
         for key, raw in pairs:
             if not key.endswith(HISTORY_SUFFIX):
                 continue
@@ -119,7 +131,8 @@ async def _scan_partition(host: Host, table: Any, account: str | None, since: da
         if len(pairs) < CHUNK_KEYS:
             return
         after = pairs[-1][0]
-        await asyncio.sleep(0)  # processing goes on between reads
+        busy = time.perf_counter() - began
+        await asyncio.sleep(busy * (1 - share) / share if share < 1 else 0)  # processing goes on meanwhile
 
 
 def _configs(table: Any) -> list[dict]:
@@ -186,9 +199,12 @@ def register(app: web.Application, host: Host) -> None:
                 table = host.local_state(partition)
                 if table is None:
                     continue
-                await _scan_partition(host, table, account, since, until, gathered)
+                await _scan_partition(host, partition, account, since, until, gathered)
                 configs += _configs(table)
                 covered.append(partition)
+        except Moved:
+            return error_response(503, "unavailable", "a partition moved to another worker while it was read; "
+                                  "try again")
         except TooMany:
             if found.forwarded:
                 return json_answer({"too_many": True, "timelines": [], "configs": [], "partitions": covered})
