@@ -220,12 +220,12 @@ def main() -> None:
     marker = data_dir / f"filled-{args.numbers}"
     try:
         if marker.exists():
-            fill_s, written = 0.0, 0
-            print(f"reusing {args.numbers:,} numbers in {data_dir}")
+            fill_s, written = orjson.loads(marker.read_bytes() or b"[0, 0]")
+            print(f"reusing {args.numbers:,} numbers in {data_dir} (filled in {fill_s:.0f} s)")
         else:
             print(f"filling {args.numbers:,} numbers into {data_dir} ...", flush=True)
             fill_s, written = fill(host, args.numbers)
-            marker.touch()
+            marker.write_bytes(orjson.dumps([fill_s, written]))
         disk = disk_bytes(host.stores.root)
         print(f"timing {args.requests:,} requests ...", flush=True)
         figures = asyncio.run(measure(host, args.numbers, args.requests))
