@@ -154,3 +154,33 @@ async def test_after_a_sigkill_every_entry_points_to_its_committed_record(topolo
         check_against_log(body, log)
         assert {(e["message_id"], e["verdict"]) for e in body["events"]} == logged[number]
         assert body["state"]["opted_out"] is True
+
+
+async def test_either_of_two_workers_answers_every_timeline_and_a_period_packet_holds_every_number(
+        topology, workers, tmp_path):
+    first = Worker(topology, tmp_path / "a")
+    workers.append(first.start())
+    second = Worker(topology, tmp_path / "b")
+    workers.append(second.start())
+    numbers = [f"+1718555{n:04d}" for n in range(3100, 3116)]
+    await produce(topology.bootstrap, topology.inbound, [reply(f"tw-{n}", n, "STOP") for n in numbers])
+    for number in numbers:
+        await wait_events(first, number, 1)
+    log = await consent_log(topology.bootstrap, topology.consent)
+    for number in numbers:
+        answers = [history(w, number) for w in (first, second)]
+        assert answers[0] == answers[1]
+        check_against_log(answers[0], log)
+        assert [e["message_id"] for e in answers[0]["events"]] == [f"tw-{number}"]
+    since = min(datetime.fromisoformat(history(first, n)["events"][0]["event_time"]) for n in numbers)
+    query = urllib.parse.urlencode({"since": (since - timedelta(seconds=1)).isoformat(),
+                                    "until": (since + timedelta(minutes=10)).isoformat()})
+    for worker in (first, second):
+        req = urllib.request.Request(f"{worker.url}/evidence?{query}",
+                                     headers={"Authorization": f"Bearer {VIEWER_TOKEN}"})
+        with urllib.request.urlopen(req, timeout=60) as resp:
+            archive = zipfile.ZipFile(io.BytesIO(resp.read()))
+        packed = json.loads(archive.read("evidence/timeline.json"))["timelines"]
+        assert {t["number"] for t in packed} == set(numbers)  # the topology's numbers only: its own topics
+        manifest = json.loads(archive.read("evidence/manifest.json"))
+        assert manifest["numbers"] == len(numbers)
