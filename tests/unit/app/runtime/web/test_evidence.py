@@ -143,3 +143,32 @@ def test_a_number_held_elsewhere_is_forwarded_and_its_zip_passed_on(served, fake
     assert orjson.loads(got["timeline.json"])["timelines"][0]["number"] == "+14155550150"
     (record,) = audited(fake.published)
     assert record["via"] == "bearer" and record["numbers_returned"] == 1
+
+
+def test_anything_in_the_query_is_answered_or_refused_in_json(served, fake, tables):
+    import urllib.parse
+
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    wild = st.text(st.characters(blacklist_categories=("Cs",)), max_size=60)
+    moment = st.datetimes().map(lambda d: d.isoformat() + "Z")
+    value = st.one_of(st.none(), wild, moment)
+
+    @settings(max_examples=120, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(number=st.one_of(st.none(), wild, st.just("+14155550150")), account=value, since=value, until=value)
+    def check(number, account, since, until):
+        pairs = [(k, v) for k, v in (("number", number), ("account", account), ("since", since), ("until", until))
+                 if v is not None]
+        path = "/evidence" + ("?" + urllib.parse.urlencode(pairs) if pairs else "")
+        reply = exchange(served.port, request("GET", path, headers=viewer()))
+        assert reply.status in (200, 400, 413, 503), (path, reply.status, reply.body[:200])
+        if reply.status == 200:
+            assert reply.headers["content-type"] == "application/zip"
+        else:
+            body = reply.json()
+            assert set(body) == {"error", "detail"}
+            for given_text in (number, account, since, until):
+                assert not given_text or len(given_text) < 8 or given_text not in body["detail"]
+
+    check()

@@ -128,3 +128,32 @@ def test_a_timeline_held_elsewhere_is_forwarded_and_audited_once(served, fake, t
 def test_a_worker_that_does_not_answer_is_a_503(served, fake):
     fake.local = False
     error(exchange(served.port, request("GET", PATH, headers=viewer())), 503, "unavailable")
+
+
+def _pct(text: str) -> str:
+    import urllib.parse
+
+    return urllib.parse.quote(text, safe="")
+
+
+def test_anything_in_the_path_or_query_is_answered_or_refused_in_json(served, fake, table):
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    wild = st.text(st.characters(blacklist_categories=("Cs",)), max_size=80)
+
+    @settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(number=st.one_of(wild, st.just("+14155550177")), account=st.one_of(st.none(), wild),
+           as_of=st.one_of(st.none(), wild, st.datetimes().map(lambda d: d.isoformat() + "Z")))
+    def check(number, account, as_of):
+        query = "&".join(f"{k}={_pct(v)}" for k, v in (("account", account), ("as_of", as_of)) if v is not None)
+        path = f"/optouts/{_pct(number)}/history" + (f"?{query}" if query else "")
+        reply = exchange(served.port, request("GET", path, headers=viewer()))
+        assert reply.status in (200, 400, 404, 503), (path, reply.status, reply.body[:200])
+        body = reply.json()
+        if reply.status != 200:
+            assert set(body) == {"error", "detail"}
+            for given_text in (number, account or "", as_of or ""):
+                assert len(given_text) < 8 or given_text not in body["detail"]
+
+    check()
