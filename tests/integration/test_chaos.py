@@ -62,5 +62,7 @@ async def test_broker_restarted_mid_stream_loses_nothing(workers, tmp_path):
     for worker in workers:
         text = worker.log_path.read_text(errors="replace")
         went, back = text.count("broker unreachable ("), text.count("broker reachable again after")
-        assert went >= 1 and back >= 1 and went - back in (0, 1), (went, back)
+        # a worker whose requests all waited the restart out (no request failed) saw no outage
+        # and logs none; one that saw it logs the pair (the last may still be open)
+        assert went - back in (0, 1), (went, back)
         assert text.count("Unable connect") <= went, "client connection errors leaked into the log"
