@@ -248,7 +248,7 @@ class Worker(Proc):
         raise TimeoutError(f"worker not healthy after {timeout}s; log tail:\n{self.log_tail()}")
 
     def stats(self) -> dict:
-        status, body = self.get("/stats")
+        status, body = self.get("/stats?scope=worker")  # this worker's counters (the cluster's: /stats)
         return body if status == 200 and isinstance(body, dict) else {}
 
 

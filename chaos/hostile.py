@@ -413,7 +413,7 @@ async def worker_state(fleet: Fleet, pid: int | None) -> dict[str, Any]:
         if status == 200:
             break
         await asyncio.sleep(0.5)
-    _, stats = await asyncio.to_thread(worker.get, "/stats")
+    _, stats = await asyncio.to_thread(worker.get, "/stats?scope=worker")
     try:
         log = worker.log_path.read_text(errors="replace")
     except OSError:
