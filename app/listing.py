@@ -30,7 +30,7 @@ import orjson
 from app.engine.ports import StorePort
 from schemas.inbound import MAX_ACCOUNT_CHARS, bounded_id
 
-CHUNK_KEYS = 256  # keys read per store call; the caller yields to the event loop between calls
+CHUNK_KEYS = 64  # keys read per store call; the caller rests (gives the event loop back) between calls
 MAX_LIMIT = 1000
 DEFAULT_LIMIT = 100
 MAX_SCANNED_PER_PAGE = 20_000  # keys read for one page at most: a rare filter answers a short page, not a slow one
