@@ -38,8 +38,8 @@ class BoundedCache(Generic[K, V]):
             return
         data = self._data
         while data and (len(data) >= self.max_entries or self._bytes + cost > self.max_bytes):
-            oldest, value = data.popitem(last=False)
-            self._bytes -= self._cost(oldest, value)
+            oldest, evicted = data.popitem(last=False)  # (not `value`: that is the entry being put)
+            self._bytes -= self._cost(oldest, evicted)
         data[key] = value
         self._bytes += cost
 

@@ -61,3 +61,29 @@ def test_the_parse_cache_accounting_covers_what_python_allocates():
         assert accounted / 2000 < 1024  # per entry, so the byte bound binds before the entry bound
     finally:
         numbers._lenient_cache = saved
+
+
+def test_an_entry_put_after_an_eviction_keeps_its_own_value():
+    """Regression: the eviction loop reused the name of the value being put, so once the cache
+    was full every new key got the evicted entry's value (a number parsed as another number)."""
+    cache = BoundedCache(2, 1000, lambda k, v: 1)
+    for key in "abcdef":
+        cache.put(key, key.upper())
+        assert cache.get(key) == key.upper()
+    bytes_bound = BoundedCache(100, 8, lambda k, v: len(k))
+    for key in ("aaaa", "bbbb", "cccc", "dd"):
+        bytes_bound.put(key, key * 2)
+        assert bytes_bound.get(key) == key * 2
+
+
+def test_numbers_keep_their_own_parse_once_the_parse_caches_are_full():
+    from app.domain import numbers
+
+    raws = [f"+1415{i:07d}" for i in range(numbers._lenient_cache.max_entries + 50)]
+    for raw in raws:
+        numbers.parse_number(raw, "US")
+        numbers.parse_recipient(raw, "US")
+    for raw in raws[-100:]:  # the latest, from the caches
+        assert numbers.parse_number(raw, "US").e164 in (raw, None), raw
+        assert numbers.parse_recipient(raw, "US").e164 in (raw, None), raw
+
