@@ -410,8 +410,8 @@ it wakes; what any step of the engine would wait):
 How the export stays off the hot path: the worker reads its RocksDB stores {CHUNK_KEYS} keys at a
 time (an iterator per read, `fill_cache` off), writes each chunk's rows as they are read, and
 rests after each read and each write so that the export takes at most {args.share:.0%} of the
-event loop's time: the engine loop in the same process decides the waiting sends between any
-two reads.
+event loop's time, and longer when a rest ends late (the loop had other work, or the machine is
+short of CPU): the engine loop in the same process decides the waiting sends between any two reads.
 """
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(text)

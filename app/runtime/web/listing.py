@@ -61,6 +61,9 @@ FILTERS = ("account", "source", "since", "until")
 MAX_EXPORT_ROWS = 100_000_000
 EXPORT_WAIT_S = 30.0  # how long the export waits for a partition that moved to be served again
 FORWARD_TIMEOUT_S = 15.0
+LATE_S = 0.002  # a rest that ends later than this: the event loop is busy
+BACK_OFF = 4.0  # ... then rest this many times as long again
+MAX_BACK_OFF_S = 0.05
 
 
 class Unavailable(Exception):
@@ -87,9 +90,16 @@ def register(app: web.Application, host: Host) -> None:
 
     async def rest(busy_s: float) -> None:
         """The engine loop's turn after ``busy_s`` of work: a rest long enough that a listing
-        takes at most ``listing_max_share`` of the loop's time (at least one turn)."""
+        takes at most ``listing_max_share`` of the loop's time (at least one turn). Waking up
+        late means the loop had other work (or the machine is short of CPU): the listing then
+        rests longer still, so it backs off when sends need the worker most."""
         share = settings.listing_max_share
-        await asyncio.sleep(busy_s * (1 - share) / share if share < 1 else 0)
+        pause = busy_s * (1 - share) / share if share < 1 else 0.0
+        began = time.perf_counter()
+        await asyncio.sleep(pause)
+        late = time.perf_counter() - began - pause
+        if late > LATE_S:
+            await asyncio.sleep(min(BACK_OFF * late, MAX_BACK_OFF_S))
 
     async def local_page(partition: int, after: bytes | None, filters: Filters, want: int, budget: int,
                          masked: bool) -> Page | None:
