@@ -78,8 +78,12 @@ def _add(into: dict[str, int], counts: dict[str, int], cap: int | None = None) -
 # ------------------------------------------------------------ counting (the processor, once per batch)
 
 
-def add(table: Table, tally: Tally, now_ms: int) -> None:
-    """Add one batch's figures to the partition's state."""
+def add(table: Table, tally: Tally, now_ms: int, kept: dict[bytes, Any] | None = None) -> None:
+    """Add one batch's figures to the partition's state. ``kept``: the values this function
+    last wrote to ``table`` (the processor keeps them per partition until the partition is
+    dropped), so a batch after a checkpoint does not read and decode them again."""
+    if kept is not None:
+        table = _Kept(table, kept)
     totals = _totals(table.get(TOTALS_KEY), now_ms)
     totals["forwarded"] += tally.forwarded
     _add(totals["suppressed"], tally.suppressed)
@@ -111,6 +115,27 @@ def add(table: Table, tally: Tally, now_ms: int) -> None:
             day = {"t": start, "a": {}}
         _add(day["a"], tally.prevented, MAX_ACCOUNTS_PER_DAY)
         table[key] = day
+    if kept is not None:  # only the current buckets are kept (the earlier ones are in the store)
+        current = {TOTALS_KEY, minute_key(now_ms), hour_key(now_ms), day_key(now_ms)}
+        for old in [k for k in kept if k not in current]:
+            del kept[old]
+
+
+class _Kept:
+    """``table`` read through the values last written (written to both)."""
+
+    __slots__ = ("kept", "table")
+
+    def __init__(self, table: Table, kept: dict[bytes, Any]) -> None:
+        self.table, self.kept = table, kept
+
+    def get(self, key: bytes) -> Any:
+        value = self.kept.get(key)
+        return self.table.get(key) if value is None else value
+
+    def __setitem__(self, key: bytes, value: Any) -> None:
+        self.kept[key] = value
+        self.table[key] = value
 
 
 def fresh_route_outcomes(table: Table, source: str, outcomes: list) -> list:

@@ -76,6 +76,7 @@ class Processor:
                              settings.consent_topic, settings.review_topic)
         self.on_batch = on_batch
         self._tallies: dict[int, Tally] = {}  # this batch's figures per routed partition
+        self._figures: dict[int, dict] = {}  # the figures last written per routed partition (decoded)
         self._route_outcomes: dict[TP, list] = {}  # this batch's routing-stage outcomes per input partition
 
     # ------------------------------------------------------------ partitions
@@ -83,6 +84,7 @@ class Processor:
     def open_partition(self, state: PartitionState) -> None:
         self.states[state.partition] = state
         self.held[state.partition] = deque()
+        self._figures.pop(state.partition, None)
 
     def drop(self, tps: set[TP]) -> None:
         """Forget partitions (revoked, or rewound): overlays, held sends, positions."""
@@ -91,6 +93,7 @@ class Processor:
             self._route_outcomes.pop(tp, None)
             if tp.topic == self.routed_topic:
                 self._tallies.pop(tp.partition, None)
+                self._figures.pop(tp.partition, None)
                 state = self.states.pop(tp.partition, None)
                 if state is not None:
                     state.discard()
@@ -168,7 +171,7 @@ class Processor:
             for partition, tally in tallies.items():
                 state = self.states.get(partition)
                 if state is not None and tally:
-                    figures.add(state, tally, now_ms)
+                    figures.add(state, tally, now_ms, self._figures.setdefault(partition, {}))
             self._tallies = {}
         if self.on_batch is not None and (tallies or seconds is not None):
             self.on_batch(list(tallies.values()), seconds, age_ms)

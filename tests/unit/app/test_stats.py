@@ -257,3 +257,15 @@ def test_the_review_queue_summary_names_the_nearest_deadline() -> None:
     merged = figures.merge(figures.empty(), {"review": summary})
     oldest = figures.render(merged, NOW)["review_queue"]["oldest"]
     assert oldest["overdue"] is True and oldest["time_left_s"] == -1.0 and oldest["age_s"] > 0
+
+
+def test_what_the_processor_keeps_decoded_is_the_current_buckets_only() -> None:
+    table: dict = {}
+    kept: dict = {}
+    plain: dict = {}
+    for minute in range(0, 600, 7):
+        figures.add(table, a_tally({"acme": 1}), NOW + minute * MINUTE, kept)
+        figures.add(plain, a_tally({"acme": 1}), NOW + minute * MINUTE)
+        assert len(kept) <= 4
+    assert table == plain  # the same figures, read back or not
+
