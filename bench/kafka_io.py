@@ -269,7 +269,14 @@ class LiveCollector:
         tps = []
         for t in topics:
             for p in sorted(meta.topics[t].partitions):
-                _, high = self.consumer.get_watermark_offsets(TopicPartition(t, p), timeout=10, cached=False)
+                for attempt in range(50):  # a topic just created may have no leader yet
+                    try:
+                        _, high = self.consumer.get_watermark_offsets(TopicPartition(t, p), timeout=10, cached=False)
+                        break
+                    except Exception:
+                        if attempt == 49:
+                            raise
+                        time.sleep(0.2)
                 tps.append(TopicPartition(t, p, high))
         self.consumer.assign(tps)
         self.on_record = on_record

@@ -254,7 +254,7 @@ async def test_web_lookup_stats_and_no_table_endpoint(live):
     assert status == 200 and other["opted_out"] is False and other["changed_at"] is None
     status, error = worker.get("/optouts/not-a-number")
     assert status == 400 and error["error"] == "invalid_number"
-    status, stats = worker.get("/stats")
+    status, stats = worker.get("/stats?scope=worker")
     assert status == 200
     assert stats["opt_outs"] >= 1 and set(stats["suppressed"]) == {"opted_out", "no_phone", "invalid_number"}
     assert {"forwarded", "dead_lettered", "opt_ins"} <= set(stats)

@@ -117,7 +117,7 @@ async def test_a_stop_in_the_middle_of_replies_loses_no_consent_output(topology,
     workers.append(worker.start())
     await produce(topology.bootstrap, topology.inbound, [reply(f"r-{n}", n, "STOP") for n in numbers])
     for _ in range(400):  # stop it part-way through
-        status, stats = worker.get("/stats")
+        status, stats = worker.get("/stats?scope=worker")
         if status == 200 and stats["opt_outs"] >= 300:
             break
         await asyncio.sleep(0.02)
