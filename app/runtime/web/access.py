@@ -30,10 +30,11 @@ import hashlib
 import hmac
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
@@ -221,3 +222,22 @@ async def audit(host: Host, request: web.Request, found: Grant, returned: int, s
 
 def audit_failed() -> web.Response:
     return error_response(503, "unavailable", "the access could not be recorded on the audit topic now; try again")
+
+
+async def at_owner(host: Host, request: web.Request, found: Grant, number: str,
+                   forward: Callable[[str], Awaitable[web.Response]]) -> tuple[Any, web.Response | None]:
+    """The state of ``number``'s partition if this worker holds it, recovered: ``(state, None)``.
+    Else ``(None, answer)``: the answer of the worker holding it (``forward(owner_url)``, which
+    sends :func:`forward_headers`), audited here as one number returned when it is a 200; or a
+    503 when the partition is not ready anywhere we know of, or when this request was itself
+    forwarded (no loops)."""
+    partition, owner = host.owner_of(number)
+    state = host.local_state(partition)
+    if state is not None:
+        return state, None
+    if owner is None or owner == host.settings.web_url or found.forwarded:
+        return None, error_response(503, "unavailable", "the partition holding this number is not ready here yet")
+    answer = await forward(owner)
+    if answer.status == 200 and not await audit(host, request, found, 1):
+        return None, audit_failed()
+    return None, answer

@@ -173,15 +173,10 @@ def register(app: web.Application, host: Host) -> None:
             return error_response(400, "invalid_number", "number cannot be read as a phone number")
         e164 = parsed.e164
         assert e164 is not None
-        partition, owner = host.owner_of(e164)
-        table = host.local_state(partition)
-        if table is None:
-            if owner is None or owner == settings.web_url or found.forwarded:
-                return error_response(503, "unavailable", "the partition holding this number is not ready here yet")
-            answer = await _forward(owner, {"number": e164, "account": account_id},
-                                    access.forward_headers(settings, found, "GET", "/evidence"), binary=True)
-            if answer.status == 200 and not await access.audit(host, request, found, 1):
-                return access.audit_failed()
+        table, answer = await access.at_owner(host, request, found, e164, lambda owner: _forward(
+            owner, {"number": e164, "account": account_id},
+            access.forward_headers(settings, found, "GET", "/evidence"), binary=True))
+        if answer is not None:
             return answer
         line = read_timeline(host, table, e164, account_id, None)
         data = make_zip({"number": e164, "account": account_id}, [line], _configs(table))

@@ -89,16 +89,11 @@ def register(app: web.Application, host: Host) -> None:
                 return error_response(400, "invalid_as_of", str(exc))
         e164 = parsed.e164
         assert e164 is not None
-        partition, owner = host.owner_of(e164)
-        table = host.local_state(partition)
-        if table is None:
-            if owner is None or owner == settings.web_url or found.forwarded:
-                return error_response(503, "unavailable", "the partition holding this number is not ready here yet")
-            path = f"/optouts/{e164}/history"
-            params = {"account": account_id, **({"as_of": as_of.isoformat()} if as_of else {})}
-            answer = await forward(owner, path, params, access.forward_headers(settings, found, "GET", path))
-            if answer.status == 200 and not await access.audit(host, request, found, 1):
-                return access.audit_failed()
+        path = f"/optouts/{e164}/history"
+        params = {"account": account_id, **({"as_of": as_of.isoformat()} if as_of else {})}
+        table, answer = await access.at_owner(host, request, found, e164, lambda owner: forward(
+            owner, path, params, access.forward_headers(settings, found, "GET", path)))
+        if answer is not None:
             return answer
         body = read_timeline(host, table, e164, account_id, as_of)
         if not await access.audit(host, request, found, 1):

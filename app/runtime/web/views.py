@@ -46,15 +46,10 @@ def register(app: web.Application, host: Host) -> None:
         account_id = bounded_id(account_id, MAX_ACCOUNT_CHARS)  # as replies and sends are keyed
         e164 = parsed.e164
         assert e164 is not None
-        partition, owner = host.owner_of(e164)
-        state_view = host.local_state(partition)
-        if state_view is None:
-            if owner is None or owner == settings.web_url or found.forwarded:
-                return error_response(503, "unavailable", "the partition holding this number is not ready here yet")
-            path = f"/optouts/{e164}"
-            answer = await _forward(owner, path, account_id, access.forward_headers(settings, found, "GET", path))
-            if answer.status == 200 and not await access.audit(host, request, found, 1):
-                return access.audit_failed()
+        path = f"/optouts/{e164}"
+        state_view, answer = await access.at_owner(host, request, found, e164, lambda owner: _forward(
+            owner, path, account_id, access.forward_headers(settings, found, "GET", path)))
+        if answer is not None:
             return answer
         state = host.decider.lookup(state_view, e164, account_id)
         body = {
