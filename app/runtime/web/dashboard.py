@@ -160,22 +160,24 @@ def register(app: web.Application, host: Host) -> None:
                         "try again.")
         return html("dashboard.html", data=model, role=found.role.value, via=found.via)
 
-    async def panels(request: web.Request) -> web.Response:
+    async def audited_model(request: web.Request) -> dict | web.Response:
+        """The panels' data for a signed-in caller, its access recorded; else the error answer."""
         found = access.grant(request, settings, Role.VIEWER)
         if isinstance(found, web.Response):
             return found
         model = await gatherer.gather(found)
         if not await access.audit(host, request, found, model["numbers_shown"]):
             return access.audit_failed()
-        return html("panels.html", data=model)
+        return model
+
+    async def panels(request: web.Request) -> web.Response:
+        model = await audited_model(request)
+        return model if isinstance(model, web.Response) else html("panels.html", data=model)
 
     async def data(request: web.Request) -> web.Response:
-        found = access.grant(request, settings, Role.VIEWER)
-        if isinstance(found, web.Response):
-            return found
-        model = await gatherer.gather(found)
-        if not await access.audit(host, request, found, model["numbers_shown"]):
-            return access.audit_failed()
+        model = await audited_model(request)
+        if isinstance(model, web.Response):
+            return model
         return web.json_response(model, dumps=dumps, headers={"Cache-Control": "no-store"})
 
     async def worker(request: web.Request) -> web.Response:
