@@ -74,15 +74,15 @@ class Decider:
         self.keyword_config = timeline.keyword_config(settings.keywords_file, settings.default_locales)
         self._max_events = settings.timeline_max_events
         self._entry_bytes = timeline.entry_budget(settings.timeline_max_events)
-        self._entries: list[tuple[bytes, dict]] = []
+        self._entries: list[tuple[str, str, dict]] = []  # (number, state account, entry)
 
     # ------------------------------------------------------------ dispatch
 
     def process(self, value: bytes, table: Table) -> list[Output]:
         self._entries = []
         outputs = self._process(value, table)
-        for key, entry in self._entries:
-            table[key] = timeline.append(table.get(key), entry, self._max_events)
+        for number, account, entry in self._entries:
+            timeline.append_event(table, number, account, entry, self._max_events)
         self._entries = []
         return outputs
 
@@ -343,8 +343,7 @@ class Decider:
             entry["account_id"] = routed["account_id"]
         else:
             entry.pop("account_id", None)
-        key = timeline.history_key(routed["number"], self.state_account(routed["account_id"]))
-        self._entries.append((key, entry))
+        self._entries.append((routed["number"], self.state_account(routed["account_id"]), entry))
         return Output(self.settings.consent_topic, dumps(record), key=routed["number"].encode(), receipt=receipt)
 
     # ------------------------------------------------------------ sends

@@ -4,17 +4,25 @@ consent record it writes, bounded, and what ``GET /optouts/{number}/history`` an
 Kept in the number's table partition (co-partitioned with the opt-out state, recovered
 from the same changelog; the consent log is never read to answer):
 
-- ``<E.164>|<account>|history``: ``{"events": [...], "left_out": n, "left_out_from": t,
-  "left_out_until": t}``. One entry per ``sms.consent`` record, in processing order,
-  holding what the record says (the reply's text, intent, rule, matched words, source
-  and its details, the number written to, event and processing times, verdict, the
-  confirmation's message id, the keyword lists' id) and where the record is in
+- ``<E.164>|<account>|history``: ``{"next": n, "ring": r, "left_out": n, "left_out_from": t,
+  "left_out_until": t}``, and one key per kept entry, ``history|<E.164>|<account>|<slot>``
+  (:func:`append_event`, :func:`read_history`). One entry per ``sms.consent`` record, in
+  processing order, holding what the record says (the reply's text, intent, rule, matched
+  words, source and its details, the number written to, event and processing times,
+  verdict, the confirmation's message id, the keyword lists' id) and where the record is in
   ``sms.consent`` (``consent``: partition and offset, filled in when the broker
   acknowledged it; :mod:`app.engine.checkpoint`). Bounded: beyond ``max_events`` the
   earliest :data:`HEAD` and the latest are kept, and the events left out in between
   are counted (with the range of their event times). Each entry is held under
-  ``max_bytes`` (texts are cut, their full length kept): the whole value then fits in a
-  changelog record.
+  ``max_bytes`` (texts are cut, their full length kept).
+
+  The latest entries are a ring of ``max_events - HEAD`` slots: an event is one write of
+  its own size, whatever the length of the timeline, and the entry it pushes out is
+  overwritten in place (no key is ever added beyond the bound, none deleted). Kept as one
+  value rewritten whole, every reply re-read, re-encoded and re-wrote its number's whole
+  history: the work and the memory of a reply grew with the history (``make soak``).
+  Timelines stored as one value (``{"events": [...]}``) by an earlier version are read as
+  they are, and moved to slots at their next event.
 - ``<E.164>|<account>|suppressed``: ``{"count": n, "since": t, "opt_out": id}``, the sends
   suppressed (opted out) since the latest opt-out was applied (reset by it).
 - ``keywords|configs`` and ``keywords|<config id>``: the keyword configurations that
@@ -63,6 +71,11 @@ CONSENT_VERDICTS = ("applied", "unchanged", "stale")
 
 def history_key(number: str, account_id: str) -> bytes:
     return f"{number}|{account_id}|history".encode()
+
+
+def slot_key(number: str, account_id: str, slot: int) -> bytes:
+    """An entry's key: outside the ``+...`` consent keys, which listings read in order."""
+    return f"history|{number}|{account_id}|{slot:04d}".encode()
 
 
 def suppressed_key(number: str, account_id: str) -> bytes:
@@ -133,14 +146,77 @@ def append(history: dict | None, new: dict, max_events: int) -> dict:
     events = history["events"]
     events.append(new)
     while len(events) > max_events:
-        dropped = events.pop(HEAD)
-        history["left_out"] = int(history.get("left_out") or 0) + 1
-        when = dropped.get("event_time")
-        if when:
-            first, last = history.get("left_out_from"), history.get("left_out_until")
-            history["left_out_from"] = when if first is None or _time(when) < _time(first) else first
-            history["left_out_until"] = when if last is None or _time(when) > _time(last) else last
+        _left_out(history, events.pop(HEAD))
     return history
+
+
+def _slot(seq: int, ring: int) -> int:
+    return seq if seq < HEAD else HEAD + (seq - HEAD) % ring
+
+
+def _kept(count: int, ring: int) -> list[int]:
+    """The sequence numbers kept of ``count`` events: the first :data:`HEAD`, then the latest ``ring``."""
+    return [*range(min(HEAD, count)), *range(max(HEAD, count - ring), count)]
+
+
+def _left_out(meta: dict, dropped: Mapping[str, Any] | None) -> None:
+    meta["left_out"] = int(meta.get("left_out") or 0) + 1
+    when = (dropped or {}).get("event_time")
+    if when:
+        first, last = meta.get("left_out_from"), meta.get("left_out_until")
+        meta["left_out_from"] = when if first is None or _time(when) < _time(first) else first
+        meta["left_out_until"] = when if last is None or _time(when) > _time(last) else last
+
+
+def append_event(table: Any, number: str, account_id: str, new: dict, max_events: int) -> None:
+    """Store ``new`` as the next entry of the timeline of ``number`` and ``account_id`` in
+    ``table`` (``get`` and item assignment), bounded to ``max_events`` as :func:`append`
+    bounds a whole history: two small writes (the entry, the timeline's counters), and one
+    read of the entry it pushes out once the timeline is full."""
+    meta_key = history_key(number, account_id)
+    meta = table.get(meta_key)
+    ring = max_events - HEAD
+    if meta is None:
+        meta = {"next": 0, "ring": ring}
+    elif "events" in meta or meta.get("ring") != ring:  # stored as one value, or the bound changed
+        meta = _relaid(table, number, account_id, meta, max_events)
+    seq = int(meta["next"])
+    slot = slot_key(number, account_id, _slot(seq, ring))
+    if seq >= HEAD + ring:  # the slot holds the entry that leaves the timeline now
+        _left_out(meta, table.get(slot))
+    table[slot] = new
+    meta["next"] = seq + 1
+    table[meta_key] = meta
+
+
+def _relaid(table: Any, number: str, account_id: str, meta: dict, max_events: int) -> dict:
+    """The timeline in slots of the current bound: its entries appended again, in order."""
+    history = read_history(table.get, number, account_id) or {}
+    if "events" not in meta:  # slots of another bound: clear those beyond the new ring
+        for slot in range(max_events, HEAD + int(meta.get("ring") or 0)):
+            if table.get(slot_key(number, account_id, slot)) is not None:
+                table[slot_key(number, account_id, slot)] = None
+    fresh = {"next": 0, "ring": max_events - HEAD,
+             **{k: history[k] for k in ("left_out", "left_out_from", "left_out_until") if k in history}}
+    table[history_key(number, account_id)] = fresh
+    for event in history.get("events") or ():
+        append_event(table, number, account_id, event, max_events)
+    return table.get(history_key(number, account_id))
+
+
+def read_history(get: Any, number: str, account_id: str) -> dict | None:
+    """The timeline of ``number`` and ``account_id`` as one history (``{"events": [...],
+    "left_out": ...}``, events in processing order) from ``get`` (a state's ``get``: decoded
+    values); None when it has none."""
+    meta = get(history_key(number, account_id))
+    if not meta:
+        return None
+    if "events" in meta:  # stored as one value by an earlier version
+        return meta
+    ring = int(meta.get("ring") or 1)
+    events = [e for seq in _kept(int(meta.get("next") or 0), ring)
+              if (e := get(slot_key(number, account_id, _slot(seq, ring)))) is not None]
+    return {"events": events, **{k: meta[k] for k in ("left_out", "left_out_from", "left_out_until") if k in meta}}
 
 
 def count_suppressed(current: dict | None) -> dict:

@@ -27,7 +27,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import aiohttp
-import orjson
 from aiohttp import web
 
 from app import evidence, timeline
@@ -112,14 +111,14 @@ async def _scan_partition(host: Host, partition: int, account: str | None, since
             raise Moved()
         began = time.perf_counter()
         pairs = table.store.scan(after, CHUNK_KEYS, b"+")
-        for key, raw in pairs:
+        for key, _ in pairs:
             if not key.endswith(HISTORY_SUFFIX):
                 continue
             number, _, rest = key.decode("utf-8", "replace").partition("|")
             owner_account = rest[: -len("|history")]
             if key_account is not None and owner_account != key_account:
                 continue
-            history = orjson.loads(raw)
+            history = timeline.read_history(table.get, number, owner_account) or {}
             events = evidence.in_period(history.get("events") or (), since, until)
             if not events:
                 continue

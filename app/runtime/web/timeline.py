@@ -60,7 +60,7 @@ def read_timeline(host: Host, table: Any, number: str, account_id: str, as_of: d
     decider = host.decider
     state = decider.lookup(table, number, account_id)
     key_account = decider.state_account(account_id)
-    history = table.get(timeline.history_key(number, key_account))
+    history = timeline.read_history(table.get, number, key_account)
     suppressed = table.get(timeline.suppressed_key(number, key_account))
     return timeline.answer(number, account_id, state.to_json() if state else None, history, suppressed, as_of,
                            scope=host.settings.scope)

@@ -157,7 +157,7 @@ class Harness:
                                                         "account_id": account}, ts)
 
     def history(self, account: str = "acme") -> dict:
-        return loads(orjson.dumps(self.table[timeline.history_key(NUMBER, account)]))
+        return loads(orjson.dumps(timeline.read_history(self.table.get, NUMBER, account)))
 
 
 def test_the_decider_keeps_each_consent_record_with_its_confirmation_and_coordinates():
@@ -212,3 +212,69 @@ def test_global_scope_keeps_one_timeline_per_number_with_each_event_account():
     h.reply("r2", "HELP", T0 + timedelta(minutes=1), account="b")
     events = h.history("*")["events"]
     assert [(e["message_id"], e["account_id"]) for e in events] == [("r1", "a"), ("r2", "b")]
+
+
+# ------------------------------------------------------------ stored in slots
+
+
+class Table(dict):
+    """A state's ``get`` and item assignment (None: the key's value is cleared)."""
+
+
+def stored(table: Table, max_events: int, events: list[dict], number: str = NUMBER, account: str = "acme") -> dict:
+    for e in events:
+        timeline.append_event(table, number, account, e, max_events)
+    return timeline.read_history(table.get, number, account)
+
+
+def test_slots_keep_what_a_whole_history_keeps_at_every_length():
+    for max_events in (20, 21, 37, 200):
+        table, whole = Table(), None
+        for i in range(3 * max_events + 5):
+            e = event(i % 17, "opt_out" if i % 3 else "opt_in", mid=f"m{i}")  # event times out of order
+            whole = timeline.append(whole, e, max_events)
+            assert stored(table, max_events, [e]) == whole, (max_events, i)
+
+
+def test_an_event_is_two_small_writes_and_the_keys_stay_within_the_bound():
+    table = Table()
+    stored(table, 20, [event(i) for i in range(1000)])
+    slots = [k for k in table if k.startswith(b"history|")]
+    assert len(slots) == 20 and len(table) == 21  # the slots and the timeline's counters
+    assert all(not k.startswith(b"+") for k in slots)  # listings read the "+..." consent keys only
+    meta = table[timeline.history_key(NUMBER, "acme")]
+    assert meta["next"] == 1000 and meta["left_out"] == 980 and len(orjson.dumps(meta)) < 200
+
+
+def test_a_timeline_stored_as_one_value_is_read_as_it_is_and_moved_to_slots_at_its_next_event():
+    old = None
+    for i in range(30):
+        old = timeline.append(old, event(i, mid=f"m{i}"), 25)
+    table = Table({timeline.history_key(NUMBER, "acme"): loads(orjson.dumps(old))})
+    assert timeline.read_history(table.get, NUMBER, "acme") == old
+    after = stored(table, 25, [event(31, mid="new")])
+    assert after == timeline.append(old, event(31, mid="new"), 25)
+    assert "events" not in table[timeline.history_key(NUMBER, "acme")]
+
+
+def test_a_changed_bound_keeps_what_a_whole_history_would_and_leaves_no_stale_slot():
+    for first, then in ((60, 20), (20, 60)):
+        table, whole = Table(), None
+        for i in range(100):
+            whole = timeline.append(whole, event(i, mid=f"m{i}"), first)
+        stored(table, first, [event(i, mid=f"m{i}") for i in range(100)])
+        for i in range(100, 105):
+            whole = timeline.append(whole, event(i, mid=f"m{i}"), then)
+            assert stored(table, then, [event(i, mid=f"m{i}")]) == whole, (first, then, i)
+        live = [k for k, v in table.items() if k.startswith(b"history|") and v is not None]
+        assert len(live) == len(whole["events"])
+
+
+def test_timelines_of_numbers_and_accounts_do_not_share_slots():
+    table = Table()
+    stored(table, 20, [event(0, mid="a")], account="acme")
+    stored(table, 20, [event(1, mid="b")], account="acme|0000")  # an account id holding the separator
+    stored(table, 20, [event(2, mid="c")], number="+14155550102")
+    assert [e["message_id"] for e in timeline.read_history(table.get, NUMBER, "acme")["events"]] == ["a"]
+    assert [e["message_id"] for e in timeline.read_history(table.get, NUMBER, "acme|0000")["events"]] == ["b"]
+    assert timeline.read_history(table.get, NUMBER, "other") is None

@@ -3,7 +3,9 @@
 The same numbers get round after round of sends and replies; after each round the sizes of
 every map and list the engine keeps (per partition, per input, per checkpoint) and the keys
 in the stores are taken. Once every key was written they must not change (the progress
-reports kept per reply partition grow to their bound and stay there).
+reports kept per reply partition grow to their bound and stay there; so do the keys of
+each number's consent timeline, one per entry up to ``OPTOUT_TIMELINE_MAX_EVENTS``, here
+its least, 20: ~1.5 replies per number a round fill them by round 14).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import pytest
 from app.engine.driver import Driver
 from app.engine.loop import RELEASE_MEMORY_INTERVAL_MS
 from app.engine.watermarks import ENTRIES_PER_SOURCE
+from app.settings import Settings
 from tests.unit.app.engine.scenario import NUMBERS
 
 
@@ -52,9 +55,11 @@ def traffic(d: Driver, round_: int) -> None:
 
 @pytest.mark.parametrize("exactly_once", [False, True], ids=["at_least_once", "exactly_once"])
 async def test_the_engine_keeps_nothing_per_record(exactly_once: bool) -> None:
-    d = Driver(exactly_once=exactly_once)
+    settings = Settings(kafka_bootstrap_servers="memory:0", partitions=4, input_partitions=2, commit_interval_ms=1,
+                        progress_interval_ms=1, timeline_max_events=20)
+    d = Driver(settings, exactly_once=exactly_once)
     seen = []
-    for round_ in range(40):
+    for round_ in range(45):
         traffic(d, round_)
         await d.run()
         d.clock.advance(50)  # progress reports of the next round are newer
@@ -63,9 +68,9 @@ async def test_the_engine_keeps_nothing_per_record(exactly_once: bool) -> None:
     assert all(n <= ENTRIES_PER_SOURCE for s in seen for n in s["watermark_entries"])
     assert seen[-1]["watermark_entries"] == [ENTRIES_PER_SOURCE] * len(seen[-1]["watermark_entries"])
     # everything else is the same after every round once each key was written once
-    settled = {k: v for k, v in seen[5].items() if k != "watermark_entries"}
+    settled = {k: v for k, v in seen[20].items() if k != "watermark_entries"}
     assert settled["positions"] > 0 and settled["store_keys"]
-    for later in seen[6:]:
+    for later in seen[21:]:
         assert {k: v for k, v in later.items() if k != "watermark_entries"} == settled
 
 

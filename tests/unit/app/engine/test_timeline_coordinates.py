@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import pytest
 
+from app import timeline
 from app.engine.checkpoint import STEPS
 from app.engine.driver import Driver
 from app.engine.records import TP
@@ -16,11 +17,17 @@ from tests.unit.app.engine.test_kill_replay import run_with_kill
 
 
 def histories(d: Driver) -> dict[bytes, dict]:
+    """Every stored timeline (what the stores hold, not the engine's overlay)."""
     found = {}
     for store in d.stores.stores.values():
-        for key, value in store.data.items():
+        def get(key: bytes, data: dict = store.data) -> object:
+            raw = data.get(key)
+            return None if raw is None else loads(raw)
+
+        for key in store.data:
             if key.endswith(b"|history"):
-                found[key] = loads(value)
+                number, account = key.decode().split("|")[:2]
+                found[key] = timeline.read_history(get, number, account)
     return found
 
 
