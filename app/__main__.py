@@ -45,6 +45,9 @@ def _create_topics() -> int:
 
 
 def _worker() -> int:
+    from app.runtime import malloc
+
+    malloc.tune()  # first, before any thread starts (app/runtime/malloc.py)
     settings = get_settings()
     try:
         load_policy(settings.keywords_file, settings.default_locales)

@@ -50,7 +50,7 @@ import orjson
 HEAD = 10  # the earliest events, always kept
 BODY_CHARS = 480  # of a reply's text in an entry (the full text is in sms.consent at its coordinates)
 TEXT_CHARS = 160  # of every other free text (reason, note, requested_by, ...)
-RECORD_BYTES = 880_000  # a history value stays under this (the broker's default record limit is 1 MiB)
+RECORD_BYTES = 880_000  # a timeline's entries together stay under this (the broker's record limit: 1 MiB)
 MAX_CONFIGS = 64  # keyword configurations remembered per partition (each a configuration change)
 MAX_CONFIG_BYTES = 256 * 1024  # of a configuration file's text kept (beyond: its SHA-256 only)
 CONFIGS_KEY = b"keywords|configs"

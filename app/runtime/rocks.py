@@ -29,7 +29,8 @@ through an iterator with ``fill_cache`` off too: a listing or an export of the w
 reads its blocks once and leaves the cache to the lookups.
 
 **Freed memory goes back**: :meth:`RocksStores.release_memory` (the engine loop calls it
-every 30 s) runs glibc's ``malloc_trim(0)``. Flushes, compactions and bursts of records
+every 30 s) runs glibc's ``malloc_trim(0)`` (:mod:`app.runtime.malloc`, which also sets
+malloc's thresholds at start). Flushes, compactions and bursts of records
 free memory inside malloc's heaps that malloc keeps; without it the worker's RSS stays
 at the highest point any burst reached (``make soak``: a burst at minute 4 kept ~10 MiB
 for the rest of the run).
@@ -46,14 +47,13 @@ updates exclude, are not needed.)
 
 from __future__ import annotations
 
-import ctypes
 import shutil
-from collections.abc import Callable
 from pathlib import Path
 
 import rocksdict
 from rocksdict import Options, Rdict, ReadOptions, WriteBatch
 
+from app.runtime import malloc
 from app.settings import Settings
 
 NEXT_KEY = b"__changelog_next__"
@@ -75,21 +75,6 @@ PROPERTIES = (  # per database, in bytes (or counts)
     "rocksdb.num-entries-active-mem-table",
     "rocksdb.live-sst-files-size",
 )
-
-
-def _malloc_trim() -> Callable[[], object]:
-    """glibc's ``malloc_trim(0)`` (free pages inside every heap go back to the system);
-    a no-op where the C library has none."""
-    try:
-        trim = ctypes.CDLL("libc.so.6").malloc_trim
-    except (OSError, AttributeError):
-        return lambda: None
-    trim.argtypes = (ctypes.c_size_t,)
-    trim.restype = ctypes.c_int
-    return lambda: trim(0)
-
-
-_TRIM = _malloc_trim()
 
 
 def _options(settings: Settings, cache: rocksdict.Cache, write_buffers: rocksdict.WriteBufferManager) -> Options:
@@ -202,7 +187,7 @@ class RocksStores:
 
     def release_memory(self) -> None:
         """Give the memory freed inside malloc's heaps back to the system."""
-        _TRIM()
+        malloc.trim()
 
     def memory(self) -> dict:
         """RocksDB's memory figures: the worker's shared block cache (its usage includes the
