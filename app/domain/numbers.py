@@ -80,6 +80,10 @@ def parse_number(raw: object, region: str) -> ParsedNumber:
     if parsed is None:
         parsed = _parse(raw, region)
         _lenient_cache.put(key, parsed)
+        if parsed.status is NumberStatus.VALID and parsed.e164 != raw:
+            # the number comes back in E.164 (a reply's sender, a send upstream normalised):
+            # cached now, not at its first reply minutes later (make soak)
+            _lenient_cache.put((parsed.e164, region), parsed)
     return parsed
 
 

@@ -71,3 +71,16 @@ def test_written_digits_reads_every_script():
 def test_longer_than_any_phone_number_is_unparseable(parse):
     assert parse("1" * (MAX_NUMBER_CHARS + 1), "US").status is NumberStatus.UNPARSEABLE
     assert parse(" " * 10 + "+14155550101", "US").e164 == "+14155550101"
+
+
+def test_a_number_parsed_from_another_format_is_cached_in_e164_too(monkeypatch):
+    from app.domain import numbers
+
+    parsed = parse_number("(617) 555-0177", "US")
+    calls = []
+    monkeypatch.setattr(numbers, "_parse", lambda raw, region: calls.append(raw) or parsed)
+    assert parse_number("+16175550177", "US") is parsed  # the reply from it: no second parse
+    assert parse_recipient("+16175550177", "US") is parsed
+    assert calls == []
+    parse_number("+1 617 555 0177", "US")  # another raw string is parsed
+    assert calls == ["+1 617 555 0177"]

@@ -22,6 +22,7 @@ RELIED_ON = [
     ("aiokafka.producer.producer", "AIOKafkaProducer.create_batch", "kafka_ports.KafkaOutputs.send"),
     ("aiokafka.producer.producer", "AIOKafkaProducer.send_batch", "kafka_ports.KafkaOutputs.send"),
     ("aiokafka.producer.producer", "AIOKafkaProducer.partitions_for", "kafka_ports.KafkaOutputs"),
+    ("aiokafka.client", "AIOKafkaClient.set_topics", "kafka_ports._track_only"),
     ("aiokafka.partitioner", "murmur2", "routing.partition_for, kafka_ports.KafkaOutputs.send"),
     ("faust.app.base", "BootStrategy.enable_kafka", "faust_app.WebOnly"),
     ("faust.app.base", "App.BootStrategy", "faust_app.OptOutApp"),
@@ -83,3 +84,10 @@ def test_pinned_versions_are_the_ones_installed():
     assert version("faust-streaming") == "0.15.3"
     assert version("aiokafka") == "0.14.0"
     assert version("aiohttp") == "3.14.5"  # constraints.txt; the web server relies on RequestHandler
+
+
+def test_clients_are_where_the_metadata_tracking_reaches_them():
+    """``kafka_ports._track_only`` sets the topics of ``producer.client`` and ``consumer._client``."""
+    consumer = importlib.import_module("aiokafka.consumer.consumer").AIOKafkaConsumer.__init__
+    producer = importlib.import_module("aiokafka.producer.producer").AIOKafkaProducer.__init__
+    assert "_client" in consumer.__code__.co_names and "client" in producer.__code__.co_names
