@@ -3,7 +3,8 @@
 :func:`tune` (``python -m app worker`` calls it first, before any thread starts):
 
 - **a fixed mmap threshold** (:data:`MMAP_THRESHOLD_BYTES`): an allocation larger than it
-  gets pages of its own, given back when it is freed. glibc's default threshold moves up to
+  that the heap has no free room for gets pages of its own, given back when it is freed
+  (instead of growing the heap). glibc's default threshold moves up to
   the size of the largest such block freed so far (up to 32 MiB): after the first few
   RocksDB file buffers and asyncio's 256 KiB socket reads, every large block comes from the
   heap instead, and the heap keeps whatever a long-lived allocation above them holds up
