@@ -6,8 +6,9 @@ from the same changelog; the consent log is never read to answer):
 
 - ``<E.164>|<account>|history``: ``{"next": n, "ring": r, "left_out": n, "left_out_from": t,
   "left_out_until": t}``, and one key per kept entry, ``history|<E.164>|<account>|<slot>``
-  (:func:`append_event`, :func:`read_history`). One entry per ``sms.consent`` record, in
-  processing order, holding what the record says (the reply's text, intent, rule, matched
+  (``{"seq": n, "entry": {...}}``: the event it holds, and the entry; :func:`append_event`,
+  :func:`read_history`). One entry per ``sms.consent`` record, in processing order,
+  holding what the record says (the reply's text, intent, rule, matched
   words, source and its details, the number written to, event and processing times,
   verdict, the confirmation's message id, the keyword lists' id) and where the record is in
   ``sms.consent`` (``consent``: partition and offset, filled in when the broker
@@ -54,6 +55,7 @@ RECORD_BYTES = 880_000  # a timeline's entries together stay under this (the bro
 MAX_CONFIGS = 64  # keyword configurations remembered per partition (each a configuration change)
 MAX_CONFIG_BYTES = 256 * 1024  # of a configuration file's text kept (beyond: its SHA-256 only)
 CONFIGS_KEY = b"keywords|configs"
+LEFT_OUT = ("left_out", "left_out_from", "left_out_until")  # a timeline's count of the entries it left out
 
 # what an entry may hold (answer order); "code" is a provider's error code
 FIELDS = ("event_time", "processed_at", "intent", "source", "rule", "matched", "body", "to", "verdict",
@@ -159,6 +161,14 @@ def _kept(count: int, ring: int) -> list[int]:
     return [*range(min(HEAD, count)), *range(max(HEAD, count - ring), count)]
 
 
+def _entry(stored: Mapping[str, Any] | None, seq: int) -> dict | None:
+    """The entry a slot holds if it is event ``seq``'s. A slot names the event it holds: after
+    a kill part-way through a checkpoint's changelog records, the replay may see the counts
+    of an event without its slot, which still holds the entry of an earlier round of the ring
+    (never shown as a later one)."""
+    return stored["entry"] if stored and stored.get("seq") == seq else None
+
+
 def _left_out(meta: dict, dropped: Mapping[str, Any] | None) -> None:
     meta["left_out"] = int(meta.get("left_out") or 0) + 1
     when = (dropped or {}).get("event_time")
@@ -183,8 +193,8 @@ def append_event(table: Any, number: str, account_id: str, new: dict, max_events
     seq = int(meta["next"])
     slot = slot_key(number, account_id, _slot(seq, ring))
     if seq >= HEAD + ring:  # the slot holds the entry that leaves the timeline now
-        _left_out(meta, table.get(slot))
-    table[slot] = new
+        _left_out(meta, _entry(table.get(slot), seq - ring))
+    table[slot] = {"seq": seq, "entry": new}
     meta["next"] = seq + 1
     table[meta_key] = meta
 
@@ -197,7 +207,7 @@ def _relaid(table: Any, number: str, account_id: str, meta: dict, max_events: in
             if table.get(slot_key(number, account_id, slot)) is not None:
                 table[slot_key(number, account_id, slot)] = None
     fresh = {"next": 0, "ring": max_events - HEAD,
-             **{k: history[k] for k in ("left_out", "left_out_from", "left_out_until") if k in history}}
+             **{k: history[k] for k in LEFT_OUT if k in history}}
     table[history_key(number, account_id)] = fresh
     for event in history.get("events") or ():
         append_event(table, number, account_id, event, max_events)
@@ -215,8 +225,8 @@ def read_history(get: Any, number: str, account_id: str) -> dict | None:
         return meta
     ring = int(meta.get("ring") or 1)
     events = [e for seq in _kept(int(meta.get("next") or 0), ring)
-              if (e := get(slot_key(number, account_id, _slot(seq, ring)))) is not None]
-    return {"events": events, **{k: meta[k] for k in ("left_out", "left_out_from", "left_out_until") if k in meta}}
+              if (e := _entry(get(slot_key(number, account_id, _slot(seq, ring))), seq)) is not None]
+    return {"events": events, **{k: meta[k] for k in LEFT_OUT if k in meta}}
 
 
 def count_suppressed(current: dict | None) -> dict:

@@ -278,3 +278,20 @@ def test_timelines_of_numbers_and_accounts_do_not_share_slots():
     assert [e["message_id"] for e in timeline.read_history(table.get, NUMBER, "acme")["events"]] == ["a"]
     assert [e["message_id"] for e in timeline.read_history(table.get, NUMBER, "acme|0000")["events"]] == ["b"]
     assert timeline.read_history(table.get, NUMBER, "other") is None
+
+
+def test_counts_stored_without_their_slot_never_show_an_earlier_rounds_entry():
+    """A kill part-way through a checkpoint's changelog records: the replay restores the
+    timeline's counts of the next event but not its slot, which still holds the entry of the
+    ring's previous round; then the reply is processed again."""
+    table = Table()
+    events = [event(i, mid=f"m{i}") for i in range(45)]
+    stored(table, 20, events)  # the ring (10 slots) went round 3 times
+    meta_key = timeline.history_key(NUMBER, "acme")
+    before = {k: loads(orjson.dumps(v)) for k, v in table.items()}
+    stored(table, 20, [event(45, mid="m45")])
+    restored = Table({**before, meta_key: table[meta_key]})  # the counts, not the slot
+    shown = [e["message_id"] for e in timeline.read_history(restored.get, NUMBER, "acme")["events"]]
+    assert "m35" not in shown and shown == [f"m{i}" for i in (*range(10), *range(36, 45))]
+    replayed = stored(restored, 20, [event(45, mid="m45")])
+    assert [e["message_id"] for e in replayed["events"]] == [f"m{i}" for i in (*range(10), *range(37, 45))] + ["m45"]

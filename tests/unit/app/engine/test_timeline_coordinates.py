@@ -9,9 +9,10 @@ import pytest
 
 from app import timeline
 from app.engine.checkpoint import STEPS
-from app.engine.driver import Driver
+from app.engine.driver import Driver, Killed
 from app.engine.records import TP
 from app.records import loads
+from app.settings import Settings
 from tests.unit.app.engine.scenario import NUMBERS, feed
 from tests.unit.app.engine.test_kill_replay import run_with_kill
 
@@ -31,6 +32,21 @@ def histories(d: Driver) -> dict[bytes, dict]:
     return found
 
 
+def check_coordinates_of(d: Driver, entries: list[dict]) -> list[dict]:
+    """Each entry points to the committed consent record it describes (those records)."""
+    records = []
+    for entry in entries:
+        where = entry["consent"]
+        assert where["partition"] is not None and where["offset"] is not None, entry
+        stored = d.broker.logs[TP(d.settings.consent_topic, where["partition"])][where["offset"]]
+        assert stored.status == "committed", (entry, stored.status)
+        record = loads(stored.value)
+        for name in ("message_id", "verdict", "intent", "body", "event_time", "processed_at"):
+            assert record.get(name) == entry.get(name), (name, record, entry)
+        records.append(record)
+    return records
+
+
 def check_coordinates(d: Driver) -> int:
     """Every entry points to its record; every consent record of a number is in its timeline."""
     topic = d.settings.consent_topic
@@ -38,15 +54,8 @@ def check_coordinates(d: Driver) -> int:
     in_timelines = set()
     for key, history in histories(d).items():
         number = key.decode().split("|")[0]
-        for entry in history["events"]:
-            where = entry["consent"]
-            assert where["partition"] is not None and where["offset"] is not None, entry
-            stored = d.broker.logs[TP(topic, where["partition"])][where["offset"]]
-            assert stored.status == "committed", (entry, stored.status)
-            record = loads(stored.value)
+        for record in check_coordinates_of(d, history["events"]):
             assert record["number"] == number
-            for name in ("message_id", "verdict", "intent", "body", "event_time", "processed_at"):
-                assert record.get(name) == entry.get(name), (name, record, entry)
             in_timelines.add((record["number"], record["message_id"], record["verdict"]))
             checked += 1
     logged = {(r["number"], r["message_id"], r["verdict"]) for r in d.read(topic)}
@@ -81,3 +90,31 @@ async def test_kill_after_each_checkpoint_step(step, nth, wipe, exactly_once):
 async def test_kill_while_handing_over_records(after_records, exactly_once):
     d, _, _ = await run_with_kill(after_records=after_records, wipe=False, exactly_once=exactly_once)
     assert check_coordinates(d) > 0
+
+
+@GUARANTEES
+@pytest.mark.parametrize("after_records", [1, 3, 7, 12, 18, 25, 33])
+async def test_a_full_timeline_killed_while_handing_over_records_shows_each_event_once_in_order(
+        after_records, exactly_once):
+    """Timelines whose ring went round (20 events kept of 60): a kill part-way through the
+    records of a checkpoint, the restart replays; every shown entry is its own committed
+    record, each once, in processing order, the latest kept."""
+    settings = Settings(kafka_bootstrap_servers="memory:0", partitions=4, input_partitions=2, commit_interval_ms=1,
+                        progress_interval_ms=1, timeline_max_events=20)
+    d = Driver(settings, exactly_once=exactly_once)
+    number = NUMBERS[0]
+    for i in range(40):
+        d.reply(f"h-{i:03d}", number, "HELP")
+    await d.run()
+    for i in range(40, 60):
+        d.reply(f"h-{i:03d}", number, "HELP")
+    d.outputs.kill_after = after_records
+    with pytest.raises(Killed):
+        await d.run()
+    d.kill()
+    await d.run()
+    (history,) = histories(d).values()
+    ids = [e["message_id"] for e in history["events"]]
+    assert len(ids) == 20 and ids == sorted(set(ids)) and ids[-1] == "h-059", ids
+    assert history["left_out"] >= 40
+    check_coordinates_of(d, history["events"])
