@@ -216,6 +216,41 @@ def structure_sizes(host: Any) -> dict[str, Any]:
     return sizes
 
 
+def smaps() -> dict[str, float]:
+    """The process's resident memory by kind of mapping (``/proc/self/smaps``), in MiB:
+    malloc's main heap, other anonymous mappings by size (glibc's other arenas are 64 MiB
+    reservations, pymalloc's arenas 1 MiB, thread stacks 8 MiB + a guard page), thread
+    stacks, and file-backed pages (shared libraries' code and data)."""
+    kinds: Counter[str] = Counter()
+    kind = ""
+    with open("/proc/self/smaps") as f:
+        for line in f:
+            head = line.split(None, 5)
+            if "-" in head[0] and len(head) >= 5 and not head[0].endswith(":"):
+                start, end = (int(x, 16) for x in head[0].split("-"))
+                size_kib = (end - start) // 1024
+                name = head[5].strip() if len(head) > 5 else ""
+                if name == "[heap]":
+                    kind = "heap"
+                elif name.startswith("["):
+                    kind = name.strip("[]")
+                elif name:
+                    kind = "file:" + ("python" if "python" in name else name.rsplit("/", 1)[-1].split(".so")[0])
+                elif size_kib in (1024, 256):
+                    kind = f"anon {size_kib} KiB (pymalloc arenas)"
+                elif size_kib >= 60 * 1024:
+                    kind = "anon >=60 MiB (malloc arenas)"
+                elif size_kib in (8192, 8196):
+                    kind = "anon 8 MiB (thread stacks)"
+                else:
+                    kind = "anon other"
+            elif head[0] == "Rss:":
+                kinds[kind] += int(head[1])
+    out = {k: round(v / 1024, 3) for k, v in kinds.most_common() if v >= 256}
+    out["total"] = round(sum(kinds.values()) / 1024, 3)
+    return out
+
+
 def _mib(n: int) -> float:
     return round(n / MIB, 3)
 
@@ -279,6 +314,8 @@ class MemoryLog:
         with contextlib.suppress(Exception):
             with open("/proc/self/status") as f:
                 entry["rss_mib"] = round(int(next(line for line in f if line.startswith("VmRSS")).split()[1]) / 1024, 2)
+        with contextlib.suppress(Exception):
+            entry["smaps"] = smaps()
         types = Counter(type(o).__name__ for o in gc.get_objects())
         entry["gc_objects"] = sum(types.values())
         with contextlib.suppress(Exception):
