@@ -67,6 +67,7 @@ class Gauges:
     reply_gate_paused: bool = False
     checkpoints: int = 0
     block_cache_usage_bytes: int | None = None
+    table_readers_bytes: int | None = None
 
 
 class _Scraped(Collector):
@@ -113,6 +114,8 @@ class _Scraped(Collector):
         yield checkpoints
         yield gauge("rocksdb_block_cache_usage_bytes", "RocksDB's shared block cache usage (memtables included).",
                     g.block_cache_usage_bytes)
+        yield gauge("rocksdb_table_readers_bytes", "RocksDB's index and filter blocks of the stored data, outside the "
+                    "block cache (they follow the table's size).", g.table_readers_bytes)
 
 
 class Metrics:

@@ -122,6 +122,7 @@ async def gauges(host: Host) -> Gauges:
     with contextlib.suppress(Exception):  # a store closed meanwhile
         memory = host.stores.memory()
         g.block_cache_usage_bytes = memory.get("block_cache_usage")
+        g.table_readers_bytes = memory.get("table_readers")
         for partition, values in memory.get("partitions", {}).items():
             if processor.is_open(partition) and values.get("estimate-num-keys") is not None:
                 g.table_keys[partition] = values["estimate-num-keys"]

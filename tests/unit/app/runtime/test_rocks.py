@@ -112,6 +112,7 @@ def test_index_and_filter_blocks_are_freed_with_the_files_a_compaction_replaces(
     assert live <= 4000 * 6  # ~4-5 bytes per key (README, Configuration)
     assert cache == s.cache.get_pinned_usage()  # the cache holds the memtables' reservation, nothing left over
     assert s.cache.get_usage() == cache  # and lookups cached nothing
+    assert s.memory()["table_readers"] == live  # reported (/metrics: rocksdb_table_readers_bytes)
 
 
 RELEASE = r"""
