@@ -220,7 +220,9 @@ def smaps() -> dict[str, float]:
     """The process's resident memory by kind of mapping (``/proc/self/smaps``), in MiB:
     malloc's main heap, other anonymous mappings by size (glibc's other arenas are 64 MiB
     reservations, pymalloc's arenas 1 MiB, thread stacks 8 MiB + a guard page), thread
-    stacks, and file-backed pages (shared libraries' code and data)."""
+    stacks, and file-backed pages (shared libraries' code and data). The sizes tell kinds
+    apart only roughly: the kernel merges adjacent anonymous mappings, so most of pymalloc's
+    arenas count as "anon other" (compare ``pymalloc.arenas``)."""
     kinds: Counter[str] = Counter()
     kind = ""
     with open("/proc/self/smaps") as f:

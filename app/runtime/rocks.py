@@ -3,8 +3,8 @@
 Changes and the changelog offset they reach are written in one write batch, so
 the store never claims a changelog position it does not hold.
 
-Memory (README, "The rules that keep the promise") has two parts on a worker, neither growing with the rate of
-records:
+Memory (README, "The rules that keep the promise") has two parts on a worker, neither
+growing with the rate of records:
 
 - **the block cache**, ``rocksdb_block_cache_bytes``, one cache shared by every
   partition's database on the worker (one cache object in the shared table options),
@@ -18,9 +18,10 @@ records:
 - **the index and filter blocks of the live SST files**, held by their table readers:
   ~2.5 bytes per stored key (``make soak``: 0.48 MiB for the 202,665 keys stored after 30
   minutes), growing with the table, not with the rate of records, and freed with the file
-  when a compaction replaces it. Charged to the block cache instead, they stayed there after their file was
-  replaced (RocksDB evicts nothing before the cache is full, and nothing reads them
-  again): the cache filled with them for the whole of a 30-minute soak run. They are not
+  when a compaction replaces it. Charged to the block cache instead, they stayed there
+  after their file was replaced (RocksDB evicts nothing before the cache is full, and
+  nothing reads them again): the cache filled with them for the whole of a 30-minute soak
+  run. They are not
   charged to the cache for a second reason: lookups do not fill it (below), so an index
   block evicted from it would be read from the file at every lookup.
 
@@ -72,8 +73,8 @@ ARENA_BLOCK_BYTES = 64 * 1024
 # from one thread: a few stripes are enough.
 INPLACE_UPDATE_LOCKS = 16
 # Index entries written whole only every 16th (RocksDB's default: every one), the others sharing
-# their prefix: ~40 % less memory for the index and filter blocks (4.4 -> 2.6 bytes per stored
-# key; a lookup ~0.1 µs slower).
+# their prefix: ~40 % less memory for the index and filter blocks (4.4 -> 2.5 bytes per stored
+# key in make soak; a lookup ~0.1 µs slower).
 INDEX_RESTART_INTERVAL = 16
 PROPERTIES = (  # per database, in bytes (or counts)
     "rocksdb.cur-size-all-mem-tables",
