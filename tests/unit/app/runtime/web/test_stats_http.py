@@ -13,6 +13,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from app import figures
 from app.runtime.web import probes
+from app.runtime.web import stats as stats_view
 from app.tally import Tally
 from tests.unit.app.runtime.web.conftest import digit_runs, exchange, free_port, request
 
@@ -40,6 +41,13 @@ def tables(partitions: range, **kw) -> dict[int, dict]:
         figures.add(table, tally(**kw), NOW_MS)
         out[p] = table
     return out
+
+
+@pytest.fixture(autouse=True)
+def fixed_clock(monkeypatch):
+    """The figures are made at NOW_MS: the server reads them at NOW_MS too (with the wall clock,
+    a per-minute series made a minute or a week earlier is empty or gone)."""
+    monkeypatch.setattr(stats_view, "clock_ms", lambda: NOW_MS)
 
 
 @pytest.fixture
