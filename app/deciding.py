@@ -96,7 +96,8 @@ class Decider:
         if kind == KIND_OPERATOR:
             self.stats.count("operator_opt_outs")
             event = ConsentEvent(True, Source.OPERATOR, routed["message_id"], _time(routed), rule="operator",
-                                 digest=fingerprint(routed["reason"], routed["requested_by"]))
+                                 digest=fingerprint(routed["reason"], routed["requested_by"]),
+                                 decided_now=True)  # dated by the serving worker's clock: never stale
             extra = {"reason": routed["reason"], "requested_by": routed["requested_by"]}
             return self._consent(routed, table, event, extra=extra)[1]
         if kind == KIND_PROVIDER:

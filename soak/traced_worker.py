@@ -168,16 +168,16 @@ def structure_sizes(host: Any) -> dict[str, Any]:
     sizes: dict[str, Any] = {
         "processor.positions": len(p.positions),
         "processor.held": sum(len(h) for h in p.held.values()),
-        "processor._wm": len(p._wm),
+        "processor._open_stamp": len(p._open_stamp),
         "processor._held_origins": sum(len(v) for v in p._held_origins.values()),
         "state._pending": {str(k): len(s._pending) for k, s in p.states.items()},
-        "watermarks._entries": sum(len(v) for v in p.watermarks._entries.values()),
-        "watermarks._best": len(p.watermarks._best),
+        "gate._snapshots": len(p.gate._snapshots),
+        "gate._covered": sum(len(v) for v in p.gate._covered.values()),
         "stats.counts": len(host.stats.counts),
     }
     if loop is not None:
         sizes.update({
-            "loop.durable": len(loop.durable), "loop._moved_ms": len(loop._moved_ms),
+            "loop.recovery_problems": len(loop.recovery_problems), "loop._moved_ms": len(loop._moved_ms),
             "loop._last_pos": len(loop._last_pos), "loop._seeks": len(loop._seeks),
             "loop.recovering": len(loop.recovering),
             "checkpoint._deliveries": len(loop.checkpoint._deliveries),

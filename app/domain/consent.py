@@ -70,6 +70,10 @@ class ConsentEvent:
     # an opt-in ordered at ``event_time`` but claiming a later time: sends requested before that
     # later time stay suppressed (the ordering time only decides which consent event wins)
     not_before: datetime | None = None
+    # an opt-out a person made now (an operator's, a review decision), dated by a worker's
+    # clock: never stale; ordered no earlier than the newest event seen (then, at equal
+    # times, the opt-out wins): no clock can lose an opt-out the API acknowledged
+    decided_now: bool = False
 
     @property
     def token(self) -> str:
@@ -152,6 +156,8 @@ def apply_event(current: ConsentState | None, event: ConsentEvent) -> Transition
 
 
 def _apply(current: ConsentState | None, event: ConsentEvent, token: str) -> Transition:
+    if event.decided_now and event.opted_out and current is not None and event.event_time < current.last_event_at:
+        event = replace(event, event_time=current.last_event_at)
     if current is not None and (event.event_time, event.opted_out, event.message_id) <= (
             current.last_event_at, current.opted_out, current.last_message_id):
         stored = replace(current, recent_ids=_remember(current.recent_ids, token))

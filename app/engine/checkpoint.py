@@ -4,7 +4,9 @@
    (routed records, decisions, consent records, confirmations, dead letters) was
    handed to the producer as it was made; now every one must be acknowledged.
 2. **changelog**: only then the state changes are sent to the changelog, and
-   acknowledged. A crash before this point loses the state change together with
+   acknowledged, in a transaction of the partition's task under either guarantee: a
+   worker that lost the partition (a zombie) is fenced by the new owner and cannot
+   write its stale state after the new owner's. A crash before this point loses the state change together with
    (some of) its outputs: the replay, on the old state, makes them all again.
    The reverse order could store a STOP whose consent record never reached the
    broker, and the replay would take the STOP for a duplicate.
@@ -91,10 +93,11 @@ class Checkpoint:
         for partition, encoded in changes.items():
             records = [Output(self.changelog_topic, value, key=key, partition=partition)
                        for key, value in encoded.items()]
-            handed.append(await self.outputs.send(records, TP(self.routed_topic, partition)))
+            handed.append(await self.outputs.send_changelog(partition, records))
         for delivery in handed:
             for acked in await delivery:
                 reached[acked.partition] = max(reached.get(acked.partition, 0), acked.offset + 1)
+        await self.outputs.seal_changelog()  # at-least-once: a fenced (zombie) writer stops here
         self.on_step("changelog_acked")
         # 3. offsets (exactly-once: the transactions, each with its outputs, changelog and offset)
         offsets = processor.commit_offsets()

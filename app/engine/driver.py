@@ -16,8 +16,9 @@ from aiokafka.partitioner import murmur2
 
 from app.deciding import Decider
 from app.engine.loop import EngineLoop
+from app.engine.ports import Fenced
 from app.engine.processor import Processor
-from app.engine.progress import ProgressPublisher, parse_progress
+from app.engine.progress import ProgressProbe
 from app.engine.records import TP, Acked, InRecord
 from app.engine.state import MemoryStores
 from app.policy_file import load_policy
@@ -63,9 +64,12 @@ class MemoryBroker:
         self.logs: dict[TP, list[Stored]] = {}
         self.counts: dict[str, int] = {}
         self.committed: dict[TP, int] = {}
+        self.epochs: dict[TP, int] = {}  # per task (transactional id): the newest producer's epoch
+        self.txn_open: dict[TP, list[tuple[TP, int]]] = {}  # per task: its open transaction's records
 
     def create(self, topic: str, partitions: int) -> None:
-        self.counts[topic] = partitions
+        """Create ``topic``, or add partitions to it (never fewer)."""
+        self.counts[topic] = max(partitions, self.counts.get(topic, 0))
         for p in range(partitions):
             self.logs.setdefault(TP(topic, p), [])
 
@@ -98,30 +102,60 @@ class MemoryBroker:
 class MemoryOutputs:
     """The producer. Exactly-once (``transactional``): a transaction per task, its
     records open (invisible to readers) until ``commit_tasks``, which also commits
-    the task's offset; ``open_task`` aborts what an earlier incarnation left open."""
+    the task's offset. At-least-once: the changelog records of a routed partition are
+    in a transaction of its task, committed by ``seal_changelog``. ``open_task`` fences
+    every earlier producer of the task (a killed incarnation, or another worker: its
+    later writes and commits raise :class:`Fenced`) and aborts its open transaction."""
 
-    def __init__(self, broker: MemoryBroker, clock: Clock, transactional: bool = False) -> None:
+    def __init__(self, broker: MemoryBroker, clock: Clock, transactional: bool = False,
+                 routed_topic: str = "sms-optout-routed") -> None:
         self.broker = broker
         self.clock = clock
         self.transactional = transactional
+        self.routed_topic = routed_topic
+        self.epochs: dict[TP, int] = {}  # the epoch this producer holds per task
+        self._changelog_txns: set[TP] = set()  # at-least-once: tasks with changelog records to seal
         self.kill_after: int | None = None  # die after this many more records are stored
         self.cancel_after: int | None = None  # be cancelled (a stop) after this many more records
         self.kill_after_commits: int | None = None  # die after this many more task commits
         self.refuse: Exception | None = None  # refuse every record while set (a broker error)
-        self.open: dict[TP, list[tuple[TP, int]]] = {}  # task -> its open records (survives a kill)
+
+    # ------------------------------------------------------------ tasks (transactional ids)
 
     async def open_task(self, task: TP) -> None:
-        self._end(task, ABORTED)
+        if self.refuse is not None:
+            raise self.refuse
+        self._end(task, ABORTED)  # whoever left it open
+        epoch = self.broker.epochs.get(task, 0) + 1
+        self.broker.epochs[task] = epoch
+        self.epochs[task] = epoch
 
     async def close_task(self, task: TP) -> None:
-        pass
+        self.epochs.pop(task, None)
+        self._changelog_txns.discard(task)
+
+    def fence(self, task: TP) -> None:
+        """The broker ends this producer's transaction (its timeout): the task is fenced."""
+        self._end(task, ABORTED)
+        self.broker.epochs[task] = self.broker.epochs.get(task, 0) + 1
+
+    def _check(self, task: TP) -> None:
+        if self.epochs.get(task) is None:
+            raise Fenced(f"no producer for {task} here (fenced, or not assigned)")
+        if self.epochs[task] != self.broker.epochs.get(task):
+            raise Fenced(f"the producer of {task} is fenced: a newer one exists")
+
+    def _mine(self) -> list[TP]:
+        return sorted(t for t in self.broker.txn_open if self.epochs.get(t) == self.broker.epochs.get(t))
 
     async def abort_tasks(self) -> None:
-        for task in list(self.open):
+        for task in self._mine():
             self._end(task, ABORTED)
+        self._changelog_txns.clear()
 
     async def commit_tasks(self, offsets: dict[TP, int], changed: set[TP]) -> None:
-        for task in sorted(set(self.open) | changed):
+        for task in sorted(set(self._mine()) | changed):
+            self._check(task)
             if self.kill_after_commits is not None:
                 if self.kill_after_commits <= 0:
                     raise Killed("between two task commits")
@@ -130,17 +164,38 @@ class MemoryOutputs:
             if task in offsets:
                 self.broker.committed[task] = offsets[task]
 
+    async def send_changelog(self, partition: int, records: Sequence[Output]) -> Any:
+        task = TP(self.routed_topic, partition)
+        if self.transactional:
+            return await self.send(records, task)
+        self._check(task)
+        self._changelog_txns.add(task)
+        return await self._append(records, task, OPEN)
+
+    async def seal_changelog(self) -> None:
+        for task in sorted(self._changelog_txns):
+            self._check(task)
+            self._end(task, COMMITTED)
+        self._changelog_txns.clear()
+
     def _end(self, task: TP, status: str) -> None:
         touched = set()
-        for tp, offset in self.open.pop(task, ()):
+        for tp, offset in self.broker.txn_open.pop(task, ()):
             self.broker.logs[tp][offset].status = status
             touched.add(tp)
         for tp in sorted(touched):  # a transaction marker takes an offset, as in Kafka; readers skip it
             self.broker.logs[tp].append(Stored(None, None, self.clock.ms(), MARKER))
 
+    # ------------------------------------------------------------ records
+
     async def send(self, outputs: Sequence[Output], task: TP | None = None) -> Any:
+        if self.transactional and task is not None:
+            self._check(task)
+            return await self._append(outputs, task, OPEN)
+        return await self._append(outputs, task, COMMITTED)
+
+    async def _append(self, outputs: Sequence[Output], task: TP | None, status: str) -> Any:
         acked = []
-        status = OPEN if self.transactional and task is not None else COMMITTED
         for output in outputs:
             if self.refuse is not None:
                 raise self.refuse
@@ -159,7 +214,7 @@ class MemoryOutputs:
             offset = self.broker.append(output.topic, partition, output.key, output.value, self.clock.ms(), status)
             if status == OPEN:
                 assert task is not None
-                self.open.setdefault(task, []).append((TP(output.topic, partition), offset))
+                self.broker.txn_open.setdefault(task, []).append((TP(output.topic, partition), offset))
             acked.append(Acked(output.topic, partition, offset))
             if output.receipt is not None:
                 output.receipt.fill(partition, offset)
@@ -168,16 +223,26 @@ class MemoryOutputs:
         return future
 
     async def end_offsets(self, tps: Sequence[TP]) -> dict[TP, int]:
+        if self.refuse is not None:
+            raise self.refuse
         return {tp: self.broker.end(TP(*tp)) for tp in tps}
+
+    async def log_ends(self, topics: Sequence[str]) -> dict[TP, int]:
+        if self.refuse is not None:
+            raise self.refuse
+        return {TP(t, p): self.broker.end(TP(t, p)) for t in topics for p in range(self.broker.counts[t])}
 
     def partitions(self, topic: str) -> int:
         return self.broker.counts[topic]
 
 
 class MemorySource:
-    def __init__(self, broker: MemoryBroker, topics: list[str], max_records: int = 50) -> None:
+    def __init__(self, broker: MemoryBroker, topics: list[str], max_records: int = 50,
+                 assigned: set[TP] | None = None) -> None:
         self.broker = broker
-        self.assigned = {TP(t, p) for t in topics for p in range(broker.counts[t])}
+        self.assigned = set(assigned) if assigned is not None else {
+            TP(t, p) for t in topics for p in range(broker.counts[t])}
+        self.on_rejoin: Any = None  # an async callable: the group's answer to a rejoin
         self.paused: set[TP] = set()
         self.positions: dict[TP, int] = {}
         self.max_records = max_records
@@ -223,6 +288,13 @@ class MemorySource:
     async def commit(self, offsets: dict[TP, int]) -> None:
         self.broker.committed.update({TP(*tp): o for tp, o in offsets.items()})
 
+    async def committed(self, tps: Sequence[TP]) -> dict[TP, int]:
+        return {tp: self.broker.committed[tp] for tp in tps if tp in self.broker.committed}
+
+    async def rejoin(self) -> None:
+        if self.on_rejoin is not None:  # the rebalance runs apart from the step that asked
+            asyncio.ensure_future(self.on_rejoin())
+
     def pause(self, tps: set[TP]) -> None:
         self.paused |= tps
 
@@ -235,56 +307,87 @@ class MemoryChangelog:
         self.broker = broker
         self.topic = topic
 
-    async def read(self, partition: int, start: int, end: int) -> list[tuple[int, bytes, bytes | None]]:
+    async def read(self, partition: int, start: int, end: int) -> tuple[list[tuple[int, bytes, bytes | None]], int]:
         tp = TP(self.topic, partition)
         log = self.broker.logs[tp]
-        stop = min(end, start + 100, self.broker.stable_end(tp))
-        return [(o, log[o].key or b"", log[o].value) for o in range(start, stop) if log[o].status == COMMITTED]
+        stop = max(start, min(end, start + 100, self.broker.stable_end(tp)))
+        return [(o, log[o].key or b"", log[o].value) for o in range(start, stop) if log[o].status == COMMITTED], stop
 
 
 class Driver:
-    """One worker, owning every partition, on a :class:`MemoryBroker`."""
+    """One worker on a :class:`MemoryBroker`: every partition, or ``assigned`` ones when it
+    shares a broker and a clock with others (``broker=``, ``clock=``)."""
 
-    def __init__(self, settings: Settings | None = None, *, exactly_once: bool = False) -> None:
+    def __init__(self, settings: Settings | None = None, *, exactly_once: bool = False,
+                 broker: MemoryBroker | None = None, clock: Clock | None = None, name: str = "w",
+                 assigned: set[TP] | None = None, max_records: int = 50) -> None:
+        self.max_records = max_records  # per partition and fetch
         self.settings = settings or Settings(
             kafka_bootstrap_servers="memory:0", partitions=4, input_partitions=2, commit_interval_ms=1,
             progress_interval_ms=1,
         )
         s = self.settings
-        self.clock = Clock()
-        self.broker = MemoryBroker()
-        for topic in (s.inbound_topic, s.outbound_topic, s.status_topic, s.provider_topic, s.suppressed_topic,
-                      s.deadletter_topic, s.consent_topic, s.review_topic):
-            self.broker.create(topic, s.input_partitions)
-        for topic in (s.routed_topic, s.changelog_topic):
-            self.broker.create(topic, s.partitions)
-        self.broker.create(s.progress_topic, 1)
+        self.clock = clock or Clock()
+        self.name = name
+        if broker is None:
+            broker = MemoryBroker()
+            for topic in (s.inbound_topic, s.outbound_topic, s.status_topic, s.provider_topic, s.suppressed_topic,
+                          s.deadletter_topic, s.consent_topic, s.review_topic):
+                broker.create(topic, s.input_partitions)
+            for topic in (s.routed_topic, s.changelog_topic):
+                broker.create(topic, s.partitions)
+        self.broker = broker
+        self.assigned = assigned  # None: every partition of the topics read
         self.stores = MemoryStores()
-        self.outputs = MemoryOutputs(self.broker, self.clock, transactional=exactly_once)
+        self.outputs = MemoryOutputs(self.broker, self.clock, transactional=exactly_once,
+                                     routed_topic=s.routed_topic)
         self.kill_at_step: str | None = None
         self._ids = itertools.count()
         self.loop: EngineLoop | None = None
         self.starts = 0
+        self.changelog_type: type = MemoryChangelog  # tests swap in a slower or failing one
+
+    @property
+    def topics(self) -> list[str]:
+        s = self.settings
+        return [s.inbound_topic, s.outbound_topic, s.status_topic, s.routed_topic]
 
     # ------------------------------------------------------------ lifecycle
 
     async def start(self) -> None:
         s = self.settings
         self.stats = Stats()
-        router = Router(s, self.stats, clock=self.clock.dt, new_id=lambda: f"id{next(self._ids)}",
+        router = Router(s, self.stats, clock=self.clock.dt, new_id=lambda: f"{self.name}id{next(self._ids)}",
                         clock_ms=self.clock.ms)
         decider = Decider(s, self.stats, load_policy(s.keywords_file, s.default_locales), clock=self.clock.dt)
         self.processor = Processor(s, router, decider, self.stats, self.clock.ms)
-        self.processor.watermarks.set_sources(
-            {TP(t, p) for t in (s.inbound_topic, s.status_topic) for p in range(self.broker.counts[t])})
-        self.source = MemorySource(self.broker, [s.inbound_topic, s.outbound_topic, s.status_topic, s.routed_topic])
+        self.source = MemorySource(self.broker, self.topics, self.max_records, assigned=self.assigned)
+        self.source.on_rejoin = self._rejoined
         self.loop = EngineLoop(s, self.processor, self.source, self.outputs,
-                               MemoryChangelog(self.broker, s.changelog_topic), self.stores, self.clock.ms,
+                               self.changelog_type(self.broker, s.changelog_topic), self.stores, self.clock.ms,
                                on_step=self._on_step, sleep=self._sleep)
-        self.publisher = ProgressPublisher(s, self.loop, self.source, self.outputs, f"w{self.starts}", self.clock.ms)
-        self._progress_read = 0
+        self.probe = ProgressProbe(self.source, self.outputs, self.processor.gate, s.routed_topic, s.partitions)
         self.starts += 1
         await self.loop.on_assigned(set(self.source.assignment()))
+
+    async def _rejoined(self) -> None:
+        """The group's answer to a rejoin: the same partitions, revoked and assigned again."""
+        loop = self.loop
+        if loop is None:
+            return
+        assigned = set(self.source.assignment())
+        await loop.on_revoked(assigned)
+        await loop.on_assigned(assigned)
+
+    async def rebalance(self, assigned: set[TP]) -> None:
+        """This worker's partitions become ``assigned`` (revoked, then assigned, as a group does)."""
+        if self.loop is None:
+            self.assigned = set(assigned)
+            return
+        await self.loop.on_revoked(set(self.source.assignment()))
+        self.assigned = set(assigned)
+        self.source.assigned = set(assigned)
+        await self.loop.on_assigned(set(assigned))
 
     async def _sleep(self, seconds: float) -> None:
         self.clock.advance(int(seconds * 1000))
@@ -303,34 +406,35 @@ class Driver:
         self.loop = None
         self.outputs.kill_after = None
         self.outputs.kill_after_commits = None
+        self.outputs.epochs.clear()  # its producers are gone (their transactions stay open until fenced)
+        self.outputs._changelog_txns.clear()
         self.kill_at_step = None
         if wipe_state:
             self.stores.wipe()
 
     # ------------------------------------------------------------ input
 
-    def pipe(self, topic: str, value: Any, *, key: bytes | None = None, partition: int = 0) -> int:
+    def pipe(self, topic: str, value: Any, *, key: bytes | None = None, partition: int = 0,
+             timestamp_ms: int | None = None) -> int:
+        """Produce a record (acknowledged on return); ``timestamp_ms``: the CreateTime its
+        producer stamps (its own clock), the broker's clock by default."""
         raw = value if isinstance(value, bytes) or value is None else dumps(value)
         self.clock.advance(1)
-        return self.broker.append(topic, partition, key, raw, self.clock.ms())
+        ts = self.clock.ms() if timestamp_ms is None else timestamp_ms
+        return self.broker.append(topic, partition, key, raw, ts)
 
-    def reply(self, mid: str, number: str, body: str, *, partition: int = 0, **extra: Any) -> None:
+    def reply(self, mid: str, number: str, body: str, *, partition: int = 0, timestamp_ms: int | None = None,
+              **extra: Any) -> None:
         self.pipe(self.settings.inbound_topic, {"message_id": mid, "from": number, "to": "+18005550000",
-                                                "body": body, **extra}, partition=partition)
+                                                "body": body, **extra}, partition=partition,
+                  timestamp_ms=timestamp_ms)
 
-    def send(self, mid: str, number: str, *, partition: int = 0, **extra: Any) -> None:
+    def send(self, mid: str, number: str, *, partition: int = 0, timestamp_ms: int | None = None,
+             **extra: Any) -> None:
         self.pipe(self.settings.outbound_topic, {"message_id": mid, "to": number, "body": "hello", **extra},
-                  partition=partition)
+                  partition=partition, timestamp_ms=timestamp_ms)
 
     # ------------------------------------------------------------ running
-
-    async def _read_progress(self) -> None:
-        log = self.broker.logs[TP(self.settings.progress_topic, 0)]
-        for record in log[self._progress_read:]:
-            parsed = parse_progress(record.value)
-            if parsed is not None:
-                self.processor.watermarks.on_progress(*parsed)
-        self._progress_read = len(log)
 
     def idle(self) -> bool:
         assert self.loop is not None
@@ -348,7 +452,7 @@ class Driver:
         raise AssertionError(f"not idle after {max_steps} steps: held={self.processor.held_count()}")
 
     async def steps(self, n: int) -> None:
-        """``n`` rounds of: a loop step, a progress report, reading the reports."""
+        """``n`` rounds of: a loop step, then a progress snapshot."""
         if self.loop is None:
             await self.start()
         assert self.loop is not None
@@ -356,18 +460,12 @@ class Driver:
             self.clock.advance(1)
             await self.loop.step()
             await asyncio.sleep(0)  # let recovery tasks run
-            if any(tp.topic in self.publisher.reply_topics for tp in self.source.assignment()):
-                await self._cycle()
-            await self._read_progress()
+            await self.snapshot()
 
-    async def _cycle(self) -> None:
-        assert self.loop is not None
-        # in memory, the checkpoint the publisher waits for happens in this task: ask for it first
-        self.loop.request_checkpoint()
-        await self.loop.step()
+    async def snapshot(self) -> None:
         try:
-            await self.publisher.cycle(wait_s=0)
-        except Exception:  # the broker refuses: the report is made again next cycle
+            await self.probe.snapshot()
+        except Exception:  # the broker refuses: taken again next round
             pass
 
     # ------------------------------------------------------------ output

@@ -1,8 +1,11 @@
 """The worker's main loop: fetch, process, checkpoint; rebalances, recovery, rewind.
 
-- **Assignment**: a routed partition is paused until its state is recovered
-  from the changelog (from the offset its local store reached), then it is
-  read from its committed offset. Input partitions need no state.
+- **Assignment**: every task is opened first (its producer fences the previous
+  owner's). A routed partition is paused until its state is recovered from the
+  changelog, from the offset its local store reached **to the end offset**
+  however long that takes (fail closed: its sends wait; health says which
+  partition and why), then it is read from its committed offset. Input
+  partitions need no state.
 - **Revocation**: what was processed is checkpointed first (best effort; if that
   fails the next owner replays it), then the partition's state and held sends
   are dropped.
@@ -10,7 +13,10 @@
   after the failed step happens (:mod:`app.engine.checkpoint`); the loop
   rewinds: state overlays and held sends are dropped, routed partitions are
   recovered again from the changelog, every partition is read again from its
-  committed offset. A failure is logged once, and once when it is over.
+  committed offset; whatever was fetched before that is dropped, never processed.
+  A fenced task (a newer producer exists) asks the group for an assignment again:
+  the tasks still ours are opened anew. A failure is logged once, and once when it
+  is over.
 - **Health**: not ready while a partition recovers, the broker fails, a
   partition has records waiting but does not move, or sends are held longer
   than the stall limit (a reply partition nobody routes: fail closed, and said).
@@ -25,7 +31,7 @@ from collections.abc import Awaitable, Callable
 
 from app.engine.checkpoint import Checkpoint
 from app.engine.outage import Outage
-from app.engine.ports import ChangelogPort, OutputPort, SourcePort, StoreFactory
+from app.engine.ports import ChangelogPort, Fenced, OutputPort, SourcePort, StoreFactory
 from app.engine.processor import Processor
 from app.engine.records import TP
 from app.engine.state import PartitionState
@@ -37,6 +43,22 @@ log = logging.getLogger("app.engine")
 # Flushes, compactions and bursts of records leave free pages inside malloc's heaps; kept,
 # they hold the worker's RSS at its highest point since it started.
 RELEASE_MEMORY_INTERVAL_MS = 30_000
+
+# A worker whose tasks stay fenced this long cannot repair itself (a new assignment did not
+# reopen them): it is not live, and its orchestrator restarts it (the takeover bound).
+FENCED_LIVENESS_MS = 15_000
+
+
+def _fenced(exc: BaseException) -> bool:
+    while exc is not None:
+        if isinstance(exc, Fenced):
+            return True
+        exc = exc.__cause__  # type: ignore[assignment]
+    return False
+
+
+class RecoveryStalled(Exception):
+    """A changelog read got nothing short of the end offset."""
 
 
 class EngineLoop:
@@ -56,10 +78,12 @@ class EngineLoop:
         self.checkpoint = Checkpoint(outputs, source, settings.changelog_topic, settings.routed_topic, on_step)
         self.lock = asyncio.Lock()
         self.recovering: dict[int, asyncio.Task] = {}
-        self.durable: dict[TP, int] = {}  # offsets made durable by the last checkpoint
-        self._checkpointed = asyncio.Event()
-        self._wanted = False
+        self.recovery_problems: dict[int, str] = {}  # why a partition's recovery is not done yet
+        self.reply_topics = (settings.inbound_topic, settings.status_topic)
+        self._replies_moved = False  # replies processed since the last checkpoint
+        self._last_commit_ms = 0
         self._due_ms = 0
+        self.fenced_since_ms: int | None = None
         self.outage = Outage(log, "processing")
         self._moved_ms: dict[TP, int] = {}  # last time each partition advanced or was caught up
         self._last_pos: dict[TP, int] = {}
@@ -79,11 +103,14 @@ class EngineLoop:
             stale = {TP(self.routed_topic, p) for p in held_here} - set(tps)
             if stale:
                 self._forget(stale)
-            if self.outputs.transactional:
-                # fence the partitions' previous producers first: their open transactions
-                # are aborted, so recovery and reading see only what was committed
-                for tp in tps:
+            # fence the partitions' previous producers first: their open transactions are
+            # aborted, so recovery and reading see only what was committed, and a zombie
+            # owner's changelog writes are refused from here on (either guarantee)
+            for tp in sorted(tps):
+                try:
                     await self.outputs.open_task(tp)
+                except Exception as exc:  # its sends fail as fenced: asked again (rejoin)
+                    log.warning("could not open the task of %s[%d]: %r", tp.topic, tp.partition, exc)
             # read from the offsets committed up to now (by a fenced owner too); whatever was
             # fetched before this point is stale (routed partitions seek when recovered)
             try:
@@ -104,13 +131,11 @@ class EngineLoop:
                 await self._commit()
             except Exception as exc:  # the next owner replays from the last commit
                 log.warning("could not checkpoint before giving up %d partition(s): %r", len(tps), exc)
-                if self.outputs.transactional:
-                    with contextlib.suppress(Exception):
-                        await self.outputs.abort_tasks()
-            if self.outputs.transactional:
-                for tp in tps:
-                    with contextlib.suppress(Exception):
-                        await self.outputs.close_task(tp)
+                with contextlib.suppress(Exception):
+                    await self.outputs.abort_tasks()
+            for tp in tps:
+                with contextlib.suppress(Exception):
+                    await self.outputs.close_task(tp)
             self._forget(tps)
 
     def _forget(self, tps: set[TP]) -> None:
@@ -120,9 +145,9 @@ class EngineLoop:
                 if task is not None:
                     task.cancel()
                 self.stores.close(tp.partition)
+                self.recovery_problems.pop(tp.partition, None)
             self._moved_ms.pop(tp, None)
             self._last_pos.pop(tp, None)
-            self.durable.pop(tp, None)
         self.processor.drop(tps)
         self.checkpoint.forget(tps)
 
@@ -139,17 +164,22 @@ class EngineLoop:
         store = self.stores.open(partition)
         started = self.clock_ms()
         applied = 0
+        end: int | None = None
         while True:
             try:
+                if end is None:  # the end observed at assignment: everything written before it
+                    end = (await self.outputs.end_offsets([changelog_tp]))[changelog_tp]
                 start = store.changelog_next()
-                end = (await self.outputs.end_offsets([changelog_tp]))[changelog_tp]
                 while start < end:
-                    batch = await self.changelog.read(partition, start, end)
-                    if not batch:
-                        break
-                    store.write({key: value for _, key, value in batch if value is not None}, batch[-1][0] + 1)
+                    batch, reached = await self.changelog.read(partition, start, end)
+                    if reached <= start:
+                        # nothing could be read (a slow or absent leader, an open transaction):
+                        # the partition stays closed, never opened short of the end
+                        raise RecoveryStalled(f"changelog read returned nothing at offset {start} of {end}")
+                    store.write({key: value for _, key, value in batch if value is not None}, reached)
                     applied += len(batch)
-                    start = batch[-1][0] + 1
+                    start = reached
+                    self.recovery_problems.pop(partition, None)
                 async with self.lock:
                     if self.recovering.get(partition) is not asyncio.current_task():
                         return  # revoked meanwhile
@@ -170,6 +200,7 @@ class EngineLoop:
                 raise
             except Exception as exc:
                 outage.failed(self.clock_ms(), exc)
+                self.recovery_problems[partition] = f"{type(exc).__name__}: {exc}"
                 await self.sleep(outage.backoff_s())
 
     # ------------------------------------------------------------ the loop
@@ -201,39 +232,63 @@ class EngineLoop:
                         self.dirty = True
                         records = []
             if self.dirty:
+                # everything fetched so far was fetched before the partitions are read again
+                # from their committed offsets: stale, whether this rewind's seek works or not
+                records = []
                 await self._rewind()
-                if self.dirty:
-                    records = []  # not read from the committed offsets yet: process nothing
-            try:
-                processor = self.processor
-                if records:
-                    assignment = self.source.assignment()
-                    routed = self.routed_topic
-                    ready = [r for r in records if (r.topic, r.partition) in assignment
-                             and (r.topic != routed or processor.is_open(r.partition))]
-                    await self.checkpoint.send(processor.process(ready))
-                self._advance_positions()
-                await self.checkpoint.send(processor.release())
-                now = self.clock_ms()
-                if (now >= self._due_ms or not records or self._wanted) and self.checkpoint.has_work(processor):
-                    await self._commit()
-                    self._due_ms = now + self.settings.commit_interval_ms
-                if now >= self._release_due_ms:
-                    self._release_due_ms = now + RELEASE_MEMORY_INTERVAL_MS
-                    self.stores.release_memory()
-                self.outage.ok(self.clock_ms())
-            except asyncio.CancelledError:
-                # stopped half-way: what was processed may not all be handed over; nothing
-                # of it may be committed (a clean stop waits for the step instead)
-                self.dirty = True
-                raise
-            except Exception as exc:
-                self.outage.failed(self.clock_ms(), exc)
-                await self._rewind()
-                backoff = self.outage.backoff_s()
-            else:
-                return
+                if self.dirty:  # the seek failed again: nothing is processed until one works
+                    self.outage.failed(self.clock_ms(), RuntimeError("could not seek to the committed offsets"))
+                    backoff = self.outage.backoff_s()
+                    records = None
+            if records is not None:
+                try:
+                    await self._process(records)
+                    self.outage.ok(self.clock_ms())
+                except asyncio.CancelledError:
+                    # stopped half-way: what was processed may not all be handed over; nothing
+                    # of it may be committed (a clean stop waits for the step instead)
+                    self.dirty = True
+                    raise
+                except Exception as exc:
+                    self.outage.failed(self.clock_ms(), exc)
+                    await self._rewind()
+                    if _fenced(exc):
+                        if self.fenced_since_ms is None:
+                            self.fenced_since_ms = self.clock_ms()
+                        log.warning("a task is fenced (%s): asking the group for the partitions again", exc)
+                        await self.source.rejoin()
+                    backoff = self.outage.backoff_s()
+                else:
+                    return
         await self.sleep(backoff)
+
+    async def _process(self, records: list) -> None:
+        processor = self.processor
+        if records:
+            assignment = self.source.assignment()
+            routed = self.routed_topic
+            ready = [r for r in records if (r.topic, r.partition) in assignment
+                     and (r.topic != routed or processor.is_open(r.partition))]
+            stamp = None
+            if any(r.topic == routed for r in ready):
+                # after the fetch: every reply acknowledged before these sends were produced
+                # is below these ends (app.engine.reply_gate)
+                stamp = await self.outputs.log_ends(self.reply_topics)
+            replies = self.reply_topics
+            if not self._replies_moved and any(r.topic in replies for r in ready):
+                self._replies_moved = True
+            await self.checkpoint.send(processor.process(ready, stamp))
+        self._advance_positions()
+        await self.checkpoint.send(processor.release())
+        now = self.clock_ms()
+        # replies are made durable sooner (progress_interval_ms): sends everywhere wait for them
+        replies_due = self._replies_moved and now - self._last_commit_ms >= self.settings.progress_interval_ms
+        if (now >= self._due_ms or not records or replies_due) and self.checkpoint.has_work(processor):
+            await self._commit()
+            self._due_ms = now + self.settings.commit_interval_ms
+        if now >= self._release_due_ms:
+            self._release_due_ms = now + RELEASE_MEMORY_INTERVAL_MS
+            self.stores.release_memory()
 
     def _advance_positions(self) -> None:
         """Every record returned so far is processed: a partition is processed up to the
@@ -251,11 +306,10 @@ class EngineLoop:
     async def _commit(self) -> None:
         if self.dirty:
             raise RuntimeError("a step was interrupted: nothing more is committed until the rewind")
-        offsets = await self.checkpoint.commit(self.processor)
-        self._wanted = False
-        self.durable.update(offsets)
-        event, self._checkpointed = self._checkpointed, asyncio.Event()
-        event.set()
+        await self.checkpoint.commit(self.processor)
+        self._replies_moved = False
+        self._last_commit_ms = self.clock_ms()
+        self.fenced_since_ms = None
 
     async def close(self) -> None:
         """A clean stop (the loop has returned): make what was processed durable."""
@@ -272,9 +326,9 @@ class EngineLoop:
     async def _rewind(self) -> None:
         """Forget everything not yet durable; read it all again."""
         self.dirty = False
-        if self.outputs.transactional:
-            with contextlib.suppress(Exception):
-                await self.outputs.abort_tasks()
+        self._replies_moved = False
+        with contextlib.suppress(Exception):
+            await self.outputs.abort_tasks()
         self.checkpoint.reset()
         assignment = self.source.assignment()
         open_routed = {TP(self.routed_topic, p) for p in self.processor.states}
@@ -289,47 +343,24 @@ class EngineLoop:
         except Exception:  # the broker is gone: rewind again at the next step, until a seek works
             self.dirty = True
 
-    # ------------------------------------------------------------ progress support
-
-    def request_checkpoint(self) -> None:
-        """Make what is processed durable at the next step, whatever the interval."""
-        self._wanted = True
-
-    async def wait_durable(self, targets: dict[TP, int], timeout_s: float) -> dict[TP, int]:
-        """Wait until each partition's durable offset reaches its target; returns the
-        partitions that did (the others: revoked, or not there within the timeout)."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout_s
-        while True:
-            assignment = self.source.assignment()
-            done: dict[TP, int] = {}
-            missing = False
-            for tp, target in targets.items():
-                if tp not in assignment:
-                    continue
-                durable = self.durable.get(tp)
-                if durable is None and tp not in self.processor.positions:
-                    # nothing processed here since assignment: durable up to the committed position
-                    with contextlib.suppress(Exception):
-                        durable = await self.source.position(tp)
-                if durable is not None and durable >= target:
-                    done[tp] = target
-                else:
-                    missing = True
-            remaining = deadline - loop.time()
-            if not missing or remaining <= 0:
-                return done
-            self._wanted = True
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self._checkpointed.wait(), min(remaining, 0.5))
-
     # ------------------------------------------------------------ health
+
+    def live(self) -> bool:
+        """False once tasks stayed fenced past the takeover bound despite a new assignment."""
+        since = self.fenced_since_ms
+        return since is None or self.clock_ms() - since <= FENCED_LIVENESS_MS
 
     def health(self) -> dict:
         now = self.clock_ms()
         problems: list[str] = []
         if self.recovering:
             problems.append(f"recovering state of partition(s) {sorted(self.recovering)}")
+            for partition, why in sorted(self.recovery_problems.items()):
+                problems.append(f"partition {partition} stays closed until its changelog is read to the end: {why}")
+        fenced = not self.live()
+        if fenced:
+            problems.append(f"tasks fenced for {(now - self.fenced_since_ms) / 1000:.1f} s and not reopened "
+                            "by a new assignment")
         if self.outage.failing_since_ms is not None:
             problems.append(f"processing failing for {(now - self.outage.failing_since_ms) / 1000:.1f} s: "
                             f"{self.outage.last_error}")
@@ -347,14 +378,16 @@ class EngineLoop:
                 stalled.append(f"{tp.topic}[{tp.partition}]")
         if stalled:
             problems.append(f"partition(s) with records waiting that do not move: {', '.join(sorted(stalled))}")
-        oldest = self.processor.oldest_held_ms()
+        oldest = self.processor.oldest_held()
         held = self.processor.held_count()
-        if oldest is not None and now - oldest > stall_ms:
-            behind = self.processor.watermarks.lagging(now, stall_ms)
-            names = ", ".join(f"{tp.topic}[{tp.partition}]" for tp in sorted(behind)) or "none reported"
-            problems.append(f"{held} send(s) held for {(now - oldest) / 1000:.1f} s until replies are routed "
-                            f"(fail closed); reply partitions behind: {names}")
+        if oldest is not None and now - oldest.since_ms > stall_ms:
+            behind = self.processor.gate.behind(oldest.stamp or {})
+            names = ", ".join(f"{tp.topic}[{tp.partition}] ({n} record(s) not routed)"
+                              for tp, n in sorted(behind.items())) or "none"
+            problems.append(f"{held} send(s) held for {(now - oldest.since_ms) / 1000:.1f} s until replies are "
+                            f"routed (fail closed); reply partitions behind: {names}")
         return {
+            "live": not fenced,
             "ready": not problems,
             "problems": problems,
             "held_sends": held,

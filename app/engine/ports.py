@@ -14,6 +14,13 @@ class DeliveryError(Exception):
     """An output was not acknowledged by the broker."""
 
 
+class Fenced(DeliveryError):
+    """A newer producer of the task exists (another worker took the partition over, or the
+    broker ended the transaction after its timeout): this worker may not own the task any
+    more. The cure is a new assignment (:meth:`SourcePort.rejoin`), whose tasks are opened
+    again, never a retry with the fenced producer."""
+
+
 class SourcePort(Protocol):
     """The group consumer of the input topics and the routed topic."""
 
@@ -28,6 +35,12 @@ class SourcePort(Protocol):
     def lag(self, tp: TP) -> int | None:
         """Records known to be waiting on ``tp`` (None: not known yet)."""
     async def commit(self, offsets: dict[TP, int]) -> None: ...
+    async def committed(self, tps: Sequence[TP]) -> dict[TP, int]:
+        """The consumer group's committed offset of each partition (missing: none committed),
+        whoever committed it: the progress the gate needs (:mod:`app.engine.progress`)."""
+    async def rejoin(self) -> None:
+        """Ask the group for an assignment again (after :class:`Fenced`): revoked and assigned
+        again, tasks still ours are opened anew."""
     def pause(self, tps: set[TP]) -> None: ...
     def resume(self, tps: set[TP]) -> None: ...
 
@@ -44,19 +57,31 @@ class OutputPort(Protocol):
     exactly-once (``transactional``) each task has its own transactional producer
     (its id tied to the partition, so a new owner fences the old one), and its
     outputs, changelog records and input offset are committed together by
-    ``commit_tasks``; at-least-once ports ignore ``task`` and the task methods."""
+    ``commit_tasks``. At-least-once ports ignore ``task`` for outputs, but the changelog
+    of a routed partition is written in a transaction of that partition's task all the
+    same (``send_changelog``, ``seal_changelog``): a zombie owner's stale state never
+    lands after the new owner's (the new owner's ``open_task`` fences it)."""
 
     transactional: bool
 
     async def send(self, outputs: Sequence[Output], task: TP | None = None) -> Awaitable[list[Acked]]: ...
     async def open_task(self, task: TP) -> None:
-        """Exactly-once: fence any older producer of the task (aborting its open transaction)."""
+        """Fence any older producer of the task (aborting its open transaction): every task
+        under exactly-once, the routed partitions' changelog writers under at-least-once."""
     async def close_task(self, task: TP) -> None: ...
+    async def send_changelog(self, partition: int, records: Sequence[Output]) -> Awaitable[list[Acked]]:
+        """Hand over changelog records of a routed partition, in its task's transaction."""
+    async def seal_changelog(self) -> None:
+        """At-least-once: commit the changelog transactions (raises :class:`Fenced` if a newer
+        owner exists); exactly-once: nothing (``commit_tasks`` commits them)."""
     async def commit_tasks(self, offsets: dict[TP, int], changed: set[TP]) -> None:
         """Exactly-once: commit every open transaction with its task's offset, and the
         offsets in ``changed`` of tasks that made no output."""
     async def abort_tasks(self) -> None: ...
     async def end_offsets(self, tps: Sequence[TP]) -> dict[TP, int]: ...
+    async def log_ends(self, topics: Sequence[str]) -> dict[TP, int]:
+        """The end offset (high watermark) of every partition of ``topics``, the partitions
+        looked up afresh (one added a moment ago is included)."""
     def partitions(self, topic: str) -> int: ...
 
 
@@ -91,6 +116,7 @@ class StoreFactory(Protocol):
 class ChangelogPort(Protocol):
     """Reads one changelog partition from an offset to its current end."""
 
-    async def read(self, partition: int, start: int, end: int) -> list[tuple[int, bytes, bytes | None]]:
+    async def read(self, partition: int, start: int, end: int) -> tuple[list[tuple[int, bytes, bytes | None]], int]:
         """The next batch of ``(offset, key, value)`` at or after ``start`` and before
-        ``end``; [] once ``end`` is reached."""
+        ``end``, and the offset read up to (past transaction markers and aborted records);
+        that offset is ``start`` when nothing could be read (a slow or absent leader)."""

@@ -1,11 +1,12 @@
 """What a batch of records becomes: routing, consent, and sends held until replies are in.
 
 Records of the input topics are routed (stateless). Records of the routed topic
-are decided against their partition's state. A send is decided only once the
-partition's reply watermark (:mod:`app.engine.watermarks`) has passed the time
-it was requested; until then it is held, in offset order, and the partition
-keeps being read: the replies that must be applied first are behind it. The
-offset committed for a routed partition never passes its oldest held send.
+are decided against their partition's state. A send is decided only once every
+reply acknowledged before it was produced is applied to its partition
+(:mod:`app.engine.reply_gate`: broker offsets, no clock); until then it is held,
+in offset order, and the partition keeps being read: the replies that must be
+applied first are behind it. The offset committed for a routed partition never
+passes its oldest held send.
 
 The compliance figures (``GET /stats``, :mod:`app.figures`) are counted here, in one
 place, from the outputs each batch made (:mod:`app.tally`), and added to the state of
@@ -28,8 +29,8 @@ from collections.abc import Callable
 from app import figures
 from app.deciding import Decider
 from app.engine.records import TP, InRecord
+from app.engine.reply_gate import ReplyGate, Stamp
 from app.engine.state import PartitionState
-from app.engine.watermarks import NO_WATERMARK, ReplyWatermarks
 from app.records import Origin, Output, dead_letter, dumps, loads
 from app.routing import KIND_SEND, Router
 from app.settings import Settings
@@ -48,12 +49,12 @@ BatchObserver = Callable[[list[Tally], float | None, int | None], None]
 
 
 class Held:
-    __slots__ = ("offset", "requested_ms", "routed", "since_ms")
+    __slots__ = ("offset", "routed", "since_ms", "stamp")
 
-    def __init__(self, offset: int, routed: dict, requested_ms: int, since_ms: int) -> None:
+    def __init__(self, offset: int, routed: dict, stamp: Stamp | None, since_ms: int) -> None:
         self.offset = offset
         self.routed = routed
-        self.requested_ms = requested_ms
+        self.stamp = stamp  # the reply ends it waits for (None: none known yet, held until there are)
         self.since_ms = since_ms
 
 
@@ -69,8 +70,9 @@ class Processor:
         self.states: dict[int, PartitionState] = {}
         self.held: dict[int, deque[Held]] = {}
         self.positions: dict[TP, int] = {}  # next offset to process, per partition processed here
-        self.watermarks = ReplyWatermarks()
-        self._wm: dict[int, int] = {}  # watermark cache per routed partition (only grows)
+        self.gate = ReplyGate()
+        self._stamp: Stamp | None = None  # the reply ends of the batch being processed
+        self._open_stamp: dict[int, Stamp] = {}  # per routed partition: the last stamp found covered
         self._held_origins: dict[int, dict[str, int]] = {}  # input offsets of sends seen, not yet durable
         self.topics = Topics(settings.provider_topic, settings.suppressed_topic, settings.deadletter_topic,
                              settings.consent_topic, settings.review_topic)
@@ -98,19 +100,24 @@ class Processor:
                 if state is not None:
                     state.discard()
                 self.held.pop(tp.partition, None)
-                self._wm.pop(tp.partition, None)
+                self._open_stamp.pop(tp.partition, None)
                 self._held_origins.pop(tp.partition, None)
-                self.watermarks.forget_partition(tp.partition)
+                self.gate.forget_partition(tp.partition)
 
     def is_open(self, partition: int) -> bool:
         return partition in self.states
 
     # ------------------------------------------------------------ records
 
-    def process(self, records: list[InRecord]) -> dict[TP, list[Output]]:
+    def process(self, records: list[InRecord], stamp: Stamp | None = None) -> dict[TP, list[Output]]:
         """The outputs of ``records``, per input partition (a task: under exactly-once,
-        its outputs, changelog and offset are committed in one transaction)."""
+        its outputs, changelog and offset are committed in one transaction). ``stamp``: the
+        end offsets of the reply partitions read after ``records`` were fetched (needed when
+        they hold sends: :mod:`app.engine.reply_gate`)."""
         started = time.perf_counter()
+        self._stamp = stamp
+        if stamp is not None:
+            self.gate.note_stamp(stamp)
         by_task: dict[TP, list[Output]] = {}
         routed_topic = self.routed_topic
         tp: TP | None = None
@@ -188,11 +195,10 @@ class Processor:
                 self.stats.count("replays_skipped")
                 return
             if routed.get("kind") == KIND_SEND:
-                requested = routed.get("requested_at_ms")
-                requested_ms = requested if isinstance(requested, int) else self.clock_ms()
                 held = self.held[partition]
-                if held or requested_ms > self._watermark(partition, record.offset, requested_ms):
-                    held.append(Held(record.offset, routed, requested_ms, self.clock_ms()))
+                stamp = self._stamp
+                if held or not self._covered(partition, record.offset, stamp):
+                    held.append(Held(record.offset, routed, stamp, self.clock_ms()))
                     return
                 out.extend(self.decider.decide_send(routed, state))
                 self._mark_decided(state, routed)
@@ -241,13 +247,15 @@ class Processor:
             origins[f"{origin[0]}:{origin[1]}"] = origin[2]
             state[ORIGINS_KEY] = origins
 
-    def _watermark(self, partition: int, position: int, wanted: int) -> int:
-        cached = self._wm.get(partition, NO_WATERMARK)
-        if cached >= wanted:
-            return cached
-        wm = self.watermarks.watermark(partition, position)
-        self._wm[partition] = wm
-        return wm
+    def _covered(self, partition: int, position: int, stamp: Stamp | None) -> bool:
+        if stamp is None:
+            return False  # no reply ends known for it: fail closed
+        if self._open_stamp.get(partition) is stamp:
+            return True  # the batch's stamp was covered at a lower position already
+        if self.gate.covers(partition, position, stamp):
+            self._open_stamp[partition] = stamp
+            return True
+        return False
 
     def release(self) -> dict[TP, list[Output]]:
         """Decide the held sends whose partition's watermark has passed their time."""
@@ -260,7 +268,7 @@ class Processor:
             state = self.states[partition]
             while held:
                 first = held[0]
-                if first.requested_ms > self._watermark(partition, position, first.requested_ms):
+                if not self._covered(partition, position, first.stamp):
                     break
                 held.popleft()
                 try:
@@ -293,6 +301,6 @@ class Processor:
     def held_count(self) -> int:
         return sum(len(h) for h in self.held.values())
 
-    def oldest_held_ms(self) -> int | None:
-        oldest = [h[0].since_ms for h in self.held.values() if h]
-        return min(oldest) if oldest else None
+    def oldest_held(self) -> Held | None:
+        oldest = [h[0] for h in self.held.values() if h]
+        return min(oldest, key=lambda h: h.since_ms) if oldest else None

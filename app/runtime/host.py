@@ -1,4 +1,4 @@
-"""The engine, hosted: Kafka ports, the loop, the progress reports and readers.
+"""The engine, hosted: Kafka ports, the loop, the progress snapshots, standbys.
 
 Started by the Faust app as a service (:mod:`app.runtime.faust_app`); it owns
 every Kafka client of the worker. Faust's own consumer and producer are not
@@ -19,7 +19,7 @@ from app.deciding import Decider
 from app.engine.loop import EngineLoop
 from app.engine.outage import Outage
 from app.engine.processor import Processor
-from app.engine.progress import ProgressPublisher, parse_progress
+from app.engine.progress import ProgressProbe
 from app.engine.records import TP
 from app.metrics import Metrics
 from app.policy_file import load_policy
@@ -33,7 +33,6 @@ from app.runtime.kafka_ports import (
     KafkaSource,
     KafkaTransactionalOutputs,
     Listener,
-    ProgressReader,
     StandbyReader,
 )
 from app.runtime.rocks import RocksStores
@@ -65,8 +64,7 @@ class Host:
         self.ownership = Ownership()
         self.stores = RocksStores(settings)
         self.broker_outage = quiet_logs.BROKER  # shared with the log filter: one line per broker outage
-        self.progress_outage = Outage(log, "progress reports")
-        self.reader_outage = Outage(log, "progress reader")
+        self.progress_outage = Outage(log, "progress snapshots")
         self.rebalancing = True
         self.assigned_once = False
         self.started = False
@@ -83,25 +81,22 @@ class Host:
         self.outputs = KafkaTransactionalOutputs(s) if exactly_once else KafkaOutputs(s)
         self.changelog = KafkaChangelog(s)
         self.loop = EngineLoop(s, self.processor, self.source, self.outputs, self.changelog, self.stores, clock_ms)
-        self.publisher = ProgressPublisher(s, self.loop, self.source, self.outputs, self.worker_id, clock_ms)
-        self.progress = ProgressReader(s)
+        self.probe = ProgressProbe(self.source, self.outputs, self.processor.gate, s.routed_topic, s.partitions)
+        self.outputs.partitions_changed = self.source.refresh_metadata
         self.standby = StandbyReader(s)
 
     async def start(self) -> None:
         s = self.settings
         self._build()
         outputs = [s.routed_topic, s.provider_topic, s.suppressed_topic, s.deadletter_topic, s.consent_topic,
-                   s.review_topic, s.audit_topic, s.changelog_topic, s.progress_topic, s.inbound_topic, s.status_topic]
+                   s.review_topic, s.audit_topic, s.changelog_topic, s.inbound_topic, s.status_topic]
         await self.outputs.start(outputs)
-        self._set_sources()
-        await self.progress.start()
         await self.standby.start()
         listener = Listener(self.loop, self._on_rebalance)
         await self.source.start([s.inbound_topic, s.outbound_topic, s.status_topic, s.routed_topic], listener)
         self._tasks = [
             asyncio.ensure_future(self._guard("engine loop", self.loop.run())),
-            asyncio.ensure_future(self._guard("progress reports", self._publish_progress())),
-            asyncio.ensure_future(self._guard("progress reader", self._read_progress())),
+            asyncio.ensure_future(self._guard("progress snapshots", self._snapshots())),
             asyncio.ensure_future(self._guard("broker probe", self._probe_broker())),
             asyncio.ensure_future(self._guard("standby replicas", self._keep_standbys())),
             asyncio.ensure_future(self._guard("review deadlines", self._expire_reviews())),
@@ -124,7 +119,7 @@ class Host:
         for task in self._tasks:
             with contextlib.suppress(BaseException):
                 await task
-        for closer in (self.source.stop, self.progress.stop, self.standby.stop, self.changelog.stop,
+        for closer in (self.source.stop, self.standby.stop, self.changelog.stop,
                        self.outputs.stop):
             with contextlib.suppress(Exception):
                 await closer()
@@ -161,11 +156,6 @@ class Host:
                 f"{t}{sorted(tp.partition for tp in assigned if tp.topic == t)}"
                 for t in sorted({tp.topic for tp in assigned})))
 
-    def _set_sources(self) -> None:
-        s = self.settings
-        self.processor.watermarks.set_sources(
-            {TP(t, p) for t in (s.inbound_topic, s.status_topic) for p in range(self.outputs.partitions(t))})
-
     # ------------------------------------------------------------ progress
 
     async def _forever(self, outage: Outage, once, pause_s: float = 0.0) -> None:  # type: ignore[no-untyped-def]
@@ -183,19 +173,16 @@ class Host:
                 outage.failed(clock_ms(), exc)
                 await asyncio.sleep(max(pause_s, outage.backoff_s()))
 
-    async def _publish_progress(self) -> None:
-        await self._forever(self.progress_outage, self.publisher.cycle, self.settings.progress_interval_ms / 1000)
-
-    async def _read_progress(self) -> None:
-        watermarks = self.processor.watermarks
+    async def _snapshots(self) -> None:
+        """While sends are held: how far the routers have routed the replies (the group's
+        committed offsets, then the routed topic's ends), every ``progress_interval_ms``."""
+        processor, probe = self.processor, self.probe
 
         async def once() -> None:
-            for value in await self.progress.poll():
-                parsed = parse_progress(value)
-                if parsed is not None:
-                    watermarks.on_progress(*parsed)
+            if processor.held_count():
+                await probe.snapshot()
 
-        await self._forever(self.reader_outage, once)
+        await self._forever(self.progress_outage, once, self.settings.progress_interval_ms / 1000)
 
     def _standby_partitions(self) -> set[int]:
         """Standbys that are not (being made) active here: only those may be written by the tail."""
@@ -244,7 +231,7 @@ class Host:
 
     async def _probe_broker(self) -> None:
         """Ask the broker something small every second: health says when it does not answer."""
-        probe = [TP(self.settings.progress_topic, 0)]
+        probe = [TP(self.settings.routed_topic, 0)]
 
         async def once() -> None:
             await asyncio.wait_for(self.outputs.end_offsets(probe), 3)
@@ -279,7 +266,7 @@ class Host:
         elif self.rebalancing:
             problems.insert(0, "rebalancing")
         now = clock_ms()
-        for outage in (self.broker_outage, self.progress_outage, self.reader_outage):
+        for outage in (self.broker_outage, self.progress_outage):
             if outage.failing_since_ms is not None and now - outage.failing_since_ms > 2000:
                 problems.append(f"{outage.what} failing for {(now - outage.failing_since_ms) / 1000:.1f} s: "
                                 f"{outage.last_error}")

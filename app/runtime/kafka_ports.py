@@ -15,11 +15,11 @@ from collections.abc import Sequence
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
-from aiokafka.errors import KafkaError
+from aiokafka.errors import InvalidProducerEpoch, InvalidProducerIdMapping, KafkaError, ProducerFenced
 from aiokafka.partitioner import murmur2
 
 from app.engine.loop import EngineLoop
-from app.engine.ports import DeliveryError
+from app.engine.ports import DeliveryError, Fenced
 from app.engine.records import TP, Acked, InRecord
 from app.records import Output
 from app.runtime.topics import wanted_topics
@@ -117,6 +117,24 @@ class KafkaSource:
     async def commit(self, offsets: dict[TP, int]) -> None:
         await self.consumer.commit({TopicPartition(tp.topic, tp.partition): o for tp, o in offsets.items()})
 
+    async def committed(self, tps: Sequence[TP]) -> dict[TP, int]:
+        """One OffsetFetch for every partition (private: see the upgrade guard test); a
+        coordinator that does not answer within 5 s raises (the snapshot is taken again)."""
+        wanted = {TopicPartition(tp.topic, tp.partition) for tp in tps}
+        found = await asyncio.wait_for(self.consumer._coordinator.fetch_committed_offsets(wanted), 5)
+        return {TP(tp.topic, tp.partition): meta.offset for tp, meta in found.items()
+                if meta is not None and meta.offset >= 0}
+
+    async def rejoin(self) -> None:
+        """A new assignment round (private: see the upgrade guard test): the partitions are
+        revoked and assigned again; tasks still ours get new producers (``open_task``)."""
+        self.consumer._coordinator.request_rejoin()
+
+    def refresh_metadata(self) -> None:
+        """Partitions added to a subscribed topic reach the group now, not at the next
+        periodic refresh (the group rebalances when it sees them)."""
+        self.consumer._client.force_metadata_update()
+
     def pause(self, tps: set[TP]) -> None:
         assigned = self.consumer.assignment()
         self.consumer.pause(*[k for tp in tps if (k := TopicPartition(tp.topic, tp.partition)) in assigned])
@@ -150,9 +168,25 @@ def _producer(settings: Settings, **extra: Any) -> AIOKafkaProducer:
     )
 
 
+def _as_fenced(exc: BaseException) -> bool:
+    """A transactional producer that can do nothing more: fenced by a newer one (a new owner,
+    or the broker after the transaction timeout), or in aiokafka's fatal state (which raises
+    an AssertionError on the next transition)."""
+    return isinstance(exc, ProducerFenced | InvalidProducerEpoch | InvalidProducerIdMapping | AssertionError)
+
+
+def _task_producer(settings: Settings, task: TP) -> AIOKafkaProducer:
+    """The task's transactional producer: whoever opens the task next fences this one."""
+    return _producer(settings, transactional_id=f"{settings.app_id}-{task.topic}-{task.partition}",
+                     transaction_timeout_ms=settings.transaction_timeout_ms)
+
+
 class KafkaOutputs:
     """At-least-once: one idempotent producer; one record batch per topic-partition
-    per call, every delivery observed."""
+    per call, every delivery observed. The changelog of each routed partition is written
+    through that partition's task producer, in a transaction per checkpoint: the next
+    owner's ``open_task`` fences it, so a zombie's stale state never lands after the new
+    owner's (the same transactional id as the exactly-once task of that partition)."""
 
     transactional = False
 
@@ -161,6 +195,9 @@ class KafkaOutputs:
         self.producer = _producer(settings)
         self.admin_consumer: AIOKafkaConsumer | None = None
         self._partitions: dict[str, list[int]] = {}
+        self.changelog_tasks: dict[TP, AIOKafkaProducer] = {}
+        self.changelog_in_txn: set[TP] = set()
+        self.partitions_changed: Any = None  # called when log_ends finds partitions added
 
     async def start(self, topics: Sequence[str]) -> None:
         await self.producer.start()
@@ -174,6 +211,8 @@ class KafkaOutputs:
             self._partitions[topic] = sorted(await self.producer.partitions_for(topic))
 
     async def stop(self) -> None:
+        for task in list(self.changelog_tasks):
+            await self.close_task(task)
         await self.producer.stop()
         if self.admin_consumer is not None:
             await self.admin_consumer.stop()
@@ -186,17 +225,66 @@ class KafkaOutputs:
         ends = await self.admin_consumer.end_offsets([TopicPartition(tp.topic, tp.partition) for tp in tps])
         return {TP(tp.topic, tp.partition): offset for tp, offset in ends.items()}
 
+    async def log_ends(self, topics: Sequence[str]) -> dict[TP, int]:
+        """Metadata read afresh (a partition added a moment ago counts), then the high
+        watermarks: one Metadata and one ListOffsets request per leader."""
+        assert self.admin_consumer is not None
+        client = self.admin_consumer._client  # private: see the upgrade guard test
+        if not await client.force_metadata_update():
+            raise DeliveryError("no broker answered a metadata request")
+        tps: list[TopicPartition] = []
+        for topic in topics:
+            found = client.cluster.partitions_for_topic(topic)
+            if not found:
+                raise DeliveryError(f"topic {topic!r} has no partitions in the broker's metadata")
+            partitions = sorted(found)
+            if partitions != self._partitions.get(topic):
+                if topic in self._partitions:
+                    log.warning("%s has %d partition(s) now (was %d): sends wait for every one of them",
+                                topic, len(partitions), len(self._partitions[topic]))
+                    if self.partitions_changed is not None:
+                        self.partitions_changed()
+                self._partitions[topic] = partitions
+            tps.extend(TopicPartition(topic, p) for p in partitions)
+        ends = await self.admin_consumer.end_offsets(tps)
+        return {TP(tp.topic, tp.partition): offset for tp, offset in ends.items()}
+
     async def open_task(self, task: TP) -> None:
-        pass
+        if task.topic != self.settings.routed_topic or task in self.changelog_tasks:
+            return
+        producer = _task_producer(self.settings, task)
+        await producer.start()  # InitProducerId: fences the previous owner's, aborts its open transaction
+        self.changelog_tasks[task] = producer
+        _track_only(producer.client, self.settings)
 
     async def close_task(self, task: TP) -> None:
-        pass
+        producer = self.changelog_tasks.pop(task, None)
+        self.changelog_in_txn.discard(task)
+        if producer is not None:
+            await producer.stop()
 
     async def commit_tasks(self, offsets: dict[TP, int], changed: set[TP]) -> None:
         raise NotImplementedError("at-least-once commits offsets on the consumer")
 
+    async def send_changelog(self, partition: int, records: Sequence[Output]) -> Any:
+        task = TP(self.settings.routed_topic, partition)
+        producer = self.changelog_tasks.get(task)
+        if producer is None:
+            raise Fenced(f"no changelog writer for {task} here (fenced, or not assigned)")
+        if task not in self.changelog_in_txn:
+            await _fenced_or_raise(task, producer.begin_transaction())
+            self.changelog_in_txn.add(task)
+        return await self._send_with(producer, records)
+
+    async def seal_changelog(self) -> None:
+        async def commit(task: TP) -> None:
+            await _fenced_or_raise(task, self.changelog_tasks[task].commit_transaction())
+            self.changelog_in_txn.discard(task)
+
+        await _all_or_raise([commit(t) for t in self.changelog_in_txn if t in self.changelog_tasks])
+
     async def abort_tasks(self) -> None:
-        pass
+        await _abort(self.changelog_tasks, self.changelog_in_txn, self.close_task)
 
     async def send(self, outputs: Sequence[Output], task: TP | None = None) -> Any:
         return await self._send_with(self.producer, outputs)
@@ -251,8 +339,7 @@ class KafkaTransactionalOutputs(KafkaOutputs):
     async def open_task(self, task: TP) -> None:
         if task in self.tasks:
             return
-        producer = _producer(self.settings, transactional_id=f"{self.settings.app_id}-{task.topic}-{task.partition}",
-                             transaction_timeout_ms=self.settings.transaction_timeout_ms)
+        producer = _task_producer(self.settings, task)
         await producer.start()  # InitProducerId: fences the previous owner, aborts its open transaction
         self.tasks[task] = producer
         _track_only(producer.client, self.settings)
@@ -268,11 +355,17 @@ class KafkaTransactionalOutputs(KafkaOutputs):
             return await self._send_with(self.producer, outputs)
         producer = self.tasks.get(task)
         if producer is None:
-            raise DeliveryError(f"no producer for {task} here (fenced, or not assigned)")
+            raise Fenced(f"no producer for {task} here (fenced, or not assigned)")
         if task not in self.in_txn:
-            await producer.begin_transaction()
+            await _fenced_or_raise(task, producer.begin_transaction())
             self.in_txn.add(task)
         return await self._send_with(producer, outputs)
+
+    async def send_changelog(self, partition: int, records: Sequence[Output]) -> Any:
+        return await self.send(records, TP(self.settings.routed_topic, partition))
+
+    async def seal_changelog(self) -> None:
+        pass  # committed with the task's outputs and offset (commit_tasks)
 
     async def commit_tasks(self, offsets: dict[TP, int], changed: set[TP]) -> None:
         group = self.settings.app_id
@@ -283,31 +376,52 @@ class KafkaTransactionalOutputs(KafkaOutputs):
                 await producer.begin_transaction()
                 self.in_txn.add(task)
             if task in offsets:
-                await producer.send_offsets_to_transaction({TopicPartition(task.topic, task.partition): offsets[task]},
-                                                           group)
-            await producer.commit_transaction()
+                await _fenced_or_raise(task, producer.send_offsets_to_transaction(
+                    {TopicPartition(task.topic, task.partition): offsets[task]}, group))
+            await _fenced_or_raise(task, producer.commit_transaction())
             self.in_txn.discard(task)
 
         tasks = self.in_txn | {t for t in changed if t in self.tasks}
-        results = await asyncio.gather(*(commit(t) for t in tasks), return_exceptions=True)
-        errors = [r for r in results if isinstance(r, BaseException)]
-        if errors:
-            raise DeliveryError(f"{len(errors)} transaction(s) not committed: {errors[0]!r}") from errors[0]
+        await _all_or_raise([commit(t) for t in tasks])
 
     async def abort_tasks(self) -> None:
-        for task in list(self.in_txn):
-            try:
-                await self.tasks[task].abort_transaction()
-                self.in_txn.discard(task)
-            except Exception as exc:  # fenced (a new owner took over) or broken: this producer is done
-                log.warning("transaction of %s[%d] not aborted (%r): closing its producer", task.topic,
-                            task.partition, exc)
-                await self.close_task(task)
+        await _abort(self.tasks, self.in_txn, self.close_task)
 
     async def stop(self) -> None:
         for task in list(self.tasks):
             await self.close_task(task)
         await super().stop()
+
+
+async def _fenced_or_raise(task: TP, step: Any) -> None:
+    try:
+        await step
+    except Exception as exc:
+        if _as_fenced(exc):
+            raise Fenced(f"the producer of {task.topic}[{task.partition}] is fenced: {exc!r}") from exc
+        raise
+
+
+async def _all_or_raise(steps: list) -> None:
+    """Run the steps together; raise the first failure (Fenced first: its cure differs)."""
+    results = await asyncio.gather(*steps, return_exceptions=True)
+    errors = [r for r in results if isinstance(r, BaseException)]
+    if errors:
+        fenced = [e for e in errors if isinstance(e, Fenced)]
+        first = (fenced or errors)[0]
+        kind = Fenced if fenced else DeliveryError
+        raise kind(f"{len(errors)} transaction(s) not committed: {first!r}") from first
+
+
+async def _abort(producers: dict[TP, AIOKafkaProducer], in_txn: set[TP], close: Any) -> None:
+    for task in list(in_txn):
+        try:
+            await producers[task].abort_transaction()
+            in_txn.discard(task)
+        except Exception as exc:  # fenced (a new owner took over) or broken: this producer is done
+            log.warning("transaction of %s[%d] not aborted (%r): closing its producer", task.topic,
+                        task.partition, exc)
+            await close(task)
 
 
 async def _hand_over(producer: AIOKafkaProducer, topic: str, partition: int, items: list[tuple[Any, int]],
@@ -365,7 +479,7 @@ class KafkaChangelog:
             self.consumer = consumer
         return self.consumer
 
-    async def read(self, partition: int, start: int, end: int) -> list[tuple[int, bytes, bytes | None]]:
+    async def read(self, partition: int, start: int, end: int) -> tuple[list[tuple[int, bytes, bytes | None]], int]:
         async with self._lock:  # one partition at a time on this consumer
             consumer = await self._consumer()
             tp = TopicPartition(self.topic, partition)
@@ -380,34 +494,15 @@ class KafkaChangelog:
                         out.append((r.offset, r.key or b"", r.value))
                 if out or (await consumer.position(tp)) >= end:
                     break
-            return out
+            # past the records returned, and past markers and aborted records (never past end)
+            reached = min(end, await consumer.position(tp))
+            if out:
+                reached = max(reached, out[-1][0] + 1)
+            return out, reached
 
     async def stop(self) -> None:
         if self.consumer is not None:
             await self.consumer.stop()
-
-
-class ProgressReader:
-    """Tails the progress topic (from its beginning) for the reply watermarks."""
-
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
-        self.consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap(settings), enable_auto_commit=False,
-                                         group_id=None, isolation_level="read_committed", auto_offset_reset="earliest",
-                                         fetch_max_wait_ms=settings.fetch_max_wait_ms)
-
-    async def start(self) -> None:
-        await self.consumer.start()
-        tp = TopicPartition(self.settings.progress_topic, 0)
-        self.consumer.assign([tp])
-        await self.consumer.seek_to_beginning(tp)
-
-    async def poll(self) -> list[bytes | None]:
-        batches = await self.consumer.getmany(timeout_ms=100, max_records=5000)
-        return [r.value for records in batches.values() for r in records]
-
-    async def stop(self) -> None:
-        await self.consumer.stop()
 
 
 class StandbyReader:

@@ -1,7 +1,8 @@
 """`GET /livez` and `GET /readyz`: probes for an orchestrator. Open; no figures, no numbers.
 
 - ``/livez``: 200 whenever the process and its event loop answer (a worker whose engine
-  stopped by a bug stops itself, so there is nothing else to report).
+  stopped by a bug stops itself), unless its tasks stayed fenced past the takeover bound
+  (15 s) although it asked the group for them again: it cannot repair itself, 503.
 - ``/readyz``: 200 once the worker has started, been assigned its partitions and
   recovered their state. It does **not** flap during a rebalance: once ready, it stays
   ready while the worker is rebalancing or recovering, for up to ``OPTOUT_READY_GRACE_MS``
@@ -56,6 +57,9 @@ def recovered(host: Host) -> str | None:
     if host.rebalancing:
         return "rebalancing"
     if loop.recovering:
+        stalled = sorted(loop.recovery_problems)
+        if stalled:  # the changelog cannot be read to its end: those partitions stay closed
+            return f"table partition(s) {stalled} closed until their changelog is read to the end"
         return "recovering table partitions"
     return None
 
@@ -64,6 +68,9 @@ def register(app: web.Application, host: Host) -> None:
     readiness = Readiness(host.settings.ready_grace_ms)
 
     async def livez(request: web.Request) -> web.Response:
+        loop = getattr(host, "loop", None)
+        if loop is not None and not loop.live():
+            return json_answer({"status": "stuck", "reason": "tasks fenced and not reopened"}, status=503)
         return json_answer({"status": "alive"})
 
     async def readyz(request: web.Request) -> web.Response:

@@ -149,9 +149,9 @@ async def gauges(host: Host) -> Gauges:
                 event = datetime.fromisoformat(review["oldest_event_time"])
                 g.review_oldest_age_s = (now - event.timestamp() * 1000) / 1000
     g.held_sends = processor.held_count()
-    oldest = processor.oldest_held_ms()
+    oldest = processor.oldest_held()
     if oldest is not None:
-        waited = now - oldest  # (held sends are stamped with the wall clock too)
+        waited = now - oldest.since_ms  # (when it was held, by this worker's clock: a figure only)
         g.held_oldest_s = waited / 1000
         g.reply_gate_paused = waited > settings.stall_ms
     g.checkpoints = loop.checkpoint.count

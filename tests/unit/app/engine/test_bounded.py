@@ -3,7 +3,7 @@
 The same numbers get round after round of sends and replies; after each round the sizes of
 every map and list the engine keeps (per partition, per input, per checkpoint) and the keys
 in the stores are taken. Once every key was written they must not change (the progress
-reports kept per reply partition grow to their bound and stay there; so do the keys of
+snapshots the reply gate keeps grow to their bound and stay there; so do the keys of
 each number's consent timeline, one per entry up to ``OPTOUT_TIMELINE_MAX_EVENTS``, here
 its least, 20: ~1.5 replies per number a round fill them by round 14).
 """
@@ -14,7 +14,7 @@ import pytest
 
 from app.engine.driver import Driver
 from app.engine.loop import RELEASE_MEMORY_INTERVAL_MS
-from app.engine.watermarks import ENTRIES_PER_SOURCE
+from app.engine.reply_gate import SNAPSHOTS_KEPT
 from app.settings import Settings
 from tests.unit.app.engine.scenario import NUMBERS
 
@@ -26,12 +26,15 @@ def sizes(d: Driver) -> dict[str, object]:
         "positions": len(p.positions),
         "held": p.held_count(),
         "held_partitions": len(p.held),
-        "watermark_cache": len(p._wm),
+        "open_stamps": len(p._open_stamp),
         "held_origins": sorted(len(v) for v in p._held_origins.values()),
         "overlays": sum(len(s._pending) for s in p.states.values()),
-        "watermark_entries": sorted(len(v) for v in p.watermarks._entries.values()),
-        "watermark_best": len(p.watermarks._best),
-        "durable": len(loop.durable),
+        "snapshots": len(p.gate._snapshots),
+        "gate_covered": sorted(len(v) for v in p.gate._covered.values()),
+        "gate_next": len(p.gate._next),
+        "gate_sources": len(p.gate.sources),
+        "recovery_problems": len(loop.recovery_problems),
+        "open_transactions": sum(len(v) for v in d.broker.txn_open.values()),
         "moved": len(loop._moved_ms),
         "last_pos": len(loop._last_pos),
         "seeks": len(loop._seeks),
@@ -62,16 +65,16 @@ async def test_the_engine_keeps_nothing_per_record(exactly_once: bool) -> None:
     for round_ in range(45):
         traffic(d, round_)
         await d.run()
-        d.clock.advance(50)  # progress reports of the next round are newer
+        d.clock.advance(50)
         seen.append(sizes(d))
-    # the progress reports kept per reply partition: the newest ENTRIES_PER_SOURCE
-    assert all(n <= ENTRIES_PER_SOURCE for s in seen for n in s["watermark_entries"])
-    assert seen[-1]["watermark_entries"] == [ENTRIES_PER_SOURCE] * len(seen[-1]["watermark_entries"])
+    # the progress snapshots kept: the newest SNAPSHOTS_KEPT
+    assert all(s["snapshots"] <= SNAPSHOTS_KEPT for s in seen)
+    assert seen[-1]["snapshots"] == SNAPSHOTS_KEPT
     # everything else is the same after every round once each key was written once
-    settled = {k: v for k, v in seen[20].items() if k != "watermark_entries"}
+    settled = {k: v for k, v in seen[20].items() if k != "snapshots"}
     assert settled["positions"] > 0 and settled["store_keys"]
     for later in seen[21:]:
-        assert {k: v for k, v in later.items() if k != "watermark_entries"} == settled
+        assert {k: v for k, v in later.items() if k != "snapshots"} == settled
 
 
 async def test_the_loop_has_the_stores_release_freed_memory_every_30_s() -> None:

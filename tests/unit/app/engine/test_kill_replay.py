@@ -14,6 +14,11 @@ from app.engine.records import TP
 from tests.unit.app.engine.scenario import feed, final_states, outcomes
 
 
+# records per partition and fetch: part two of the workload then spans several checkpoints
+# (a kill at the 3rd checkpoint, or between the 8th and 9th task commit, is reached)
+BATCH = 5
+
+
 async def reference() -> tuple[dict[str, Counter], dict]:
     d = Driver()  # same outcome under either guarantee
     feed(d, 0)
@@ -35,7 +40,7 @@ def changelog_latest(d: Driver, committed_only: bool = False) -> dict[tuple[int,
 async def run_with_kill(*, step: str | None = None, nth: int = 1, after_records: int | None = None,
                         after_commits: int | None = None, wipe: bool, exactly_once: bool = False,
                         ) -> tuple[Driver, dict[str, Counter], dict[str, Counter]]:
-    d = Driver(exactly_once=exactly_once)
+    d = Driver(exactly_once=exactly_once, max_records=BATCH)
     feed(d, 0)
     await d.run()
     feed(d, 1)
@@ -101,7 +106,7 @@ async def test_exactly_once_kill_between_task_commits(after_commits, wipe):
 
 
 async def records_written_in_part_two() -> int:
-    d = Driver()
+    d = Driver(max_records=BATCH)
     feed(d, 0)
     await d.run()
     written = sum(len(log) for log in d.broker.logs.values())

@@ -173,9 +173,13 @@ def test_readyz_once_recovered_and_through_a_short_rebalance(served, host, monke
     reply = exchange(served.port, request("GET", "/readyz"))
     assert reply.status == 503 and reply.json() == {"status": "not_ready", "reason": "starting"}
     host.started, host.assigned_once, host.rebalancing = True, True, False
-    host.loop = SimpleNamespace(recovering={3: None})
+    host.loop = SimpleNamespace(recovering={3: None}, recovery_problems={}, live=lambda: True)
     assert exchange(served.port, request("GET", "/readyz")).status == 503
-    host.loop.recovering = {}
+    host.loop.recovery_problems = {3: "RecoveryStalled: changelog read returned nothing at offset 7 of 9"}
+    reply = exchange(served.port, request("GET", "/readyz"))  # which partition stays closed, and that it is
+    assert reply.status == 503 and reply.json()["reason"] == (
+        "table partition(s) [3] closed until their changelog is read to the end")
+    host.loop.recovering, host.loop.recovery_problems = {}, {}
     assert exchange(served.port, request("GET", "/readyz")).json() == {"status": "ready"}
     host.rebalancing = True  # a rebalance: ready through the grace period
     now[0] += 1

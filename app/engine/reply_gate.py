@@ -1,0 +1,99 @@
+"""Replies before sends, across every worker, by broker offsets (no clock decides it).
+
+Kafka orders nothing across topics, and the reply that opts a number out may be
+routed by another worker than the send. The gate works with what the broker orders:
+
+- **The stamp.** When a worker fetches routed records, it asks the broker for the end
+  offset of every reply partition (``sms.inbound``, ``sms.status``; partitions
+  discovered afresh each time) *after* the fetch returned. A send in that batch was
+  produced before the fetch, so every reply the broker had acknowledged before the send
+  was produced lies below those ends: the send's stamp.
+- **Progress.** The offset the routers' consumer group has committed on a reply
+  partition means: every reply below it is routed and acknowledged in the routed topic
+  (the checkpoint commits an input offset only after its outputs are acknowledged, or in
+  their transaction). A *snapshot* reads those committed offsets C, **then** the end
+  offsets N of the routed topic: every routed record of a reply below C is below N.
+- **The rule.** A send held on routed partition p may be decided once p is processed
+  up to N[p] of a snapshot whose C reaches the send's stamp on every reply partition.
+
+Nothing here is a time: a producer's CreateTime, a router's clock or an old report can
+neither open nor close the gate. A reply partition nobody routes keeps its committed
+offset below the stamps of later sends: they are held (fail closed), and said.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+
+from app.engine.records import TP
+
+Stamp = dict[TP, int]  # reply partition -> its end offset when the send's batch was fetched
+
+SNAPSHOTS_KEPT = 64  # newest snapshots kept (an older one dropped unreached only delays)
+
+
+class Snapshot:
+    __slots__ = ("committed", "routed_ends", "seq")
+
+    def __init__(self, seq: int, committed: dict[TP, int], routed_ends: tuple[int, ...]) -> None:
+        self.seq = seq
+        self.committed = committed
+        self.routed_ends = routed_ends
+
+
+class ReplyGate:
+    def __init__(self) -> None:
+        self._snapshots: deque[Snapshot] = deque(maxlen=SNAPSHOTS_KEPT)
+        self._seq = 0
+        # per routed partition: the coverage reached (per reply partition, the highest committed
+        # offset of a snapshot the partition is processed past) and the next snapshot to look at
+        self._covered: dict[int, dict[TP, int]] = {}
+        self._next: dict[int, int] = {}
+        self.sources: set[TP] = set()  # every reply partition a stamp has named (snapshots ask for these)
+
+    def note_stamp(self, stamp: Stamp) -> None:
+        if len(stamp) != len(self.sources) or not self.sources.issuperset(stamp):
+            self.sources |= set(stamp)
+
+    def on_snapshot(self, committed: dict[TP, int], routed_ends: tuple[int, ...]) -> None:
+        """``committed`` was read before ``routed_ends`` (a partition missing: nothing committed)."""
+        self._seq += 1
+        self._snapshots.append(Snapshot(self._seq, committed, routed_ends))
+
+    def _coverage(self, partition: int, position: int) -> dict[TP, int]:
+        covered = self._covered.get(partition)
+        if covered is None:
+            covered = self._covered[partition] = {}
+        start = self._next.get(partition, 0)
+        for snapshot in self._snapshots:
+            if snapshot.seq < start:
+                continue
+            ends = snapshot.routed_ends
+            if partition >= len(ends) or ends[partition] > position:
+                break  # later snapshots' ends are later still
+            for tp, offset in snapshot.committed.items():
+                if offset > covered.get(tp, -1):
+                    covered[tp] = offset
+            start = snapshot.seq + 1
+        self._next[partition] = start
+        return covered
+
+    def covers(self, partition: int, position: int, stamp: Stamp) -> bool:
+        """Every reply below ``stamp`` is applied to ``partition`` once it is processed up to
+        ``position`` (the next offset to process)."""
+        covered = self._coverage(partition, position)
+        for tp, end in stamp.items():
+            if end > 0 and covered.get(tp, 0) < end:
+                return False
+        return True
+
+    def behind(self, stamp: Stamp) -> dict[TP, int]:
+        """The reply partitions the newest snapshot has not routed up to ``stamp`` (how many
+        records short): a stalled, dead or overloaded router, or one nobody is assigned."""
+        newest = self._snapshots[-1].committed if self._snapshots else {}
+        return {tp: end - newest.get(tp, 0) for tp, end in stamp.items() if newest.get(tp, 0) < end}
+
+    def forget_partition(self, partition: int) -> None:
+        """Positions of a revoked or rewound partition mean nothing to what is read next."""
+        self._covered.pop(partition, None)
+        self._next.pop(partition, None)
