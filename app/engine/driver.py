@@ -134,6 +134,11 @@ class MemoryOutputs:
         self.epochs.pop(task, None)
         self._changelog_txns.discard(task)
 
+    def lose_producers(self) -> None:
+        """The process died: its producers are gone (their transactions stay open until fenced)."""
+        self.epochs.clear()
+        self._changelog_txns.clear()
+
     def fence(self, task: TP) -> None:
         """The broker ends this producer's transaction (its timeout): the task is fenced."""
         self._end(task, ABORTED)
@@ -406,8 +411,7 @@ class Driver:
         self.loop = None
         self.outputs.kill_after = None
         self.outputs.kill_after_commits = None
-        self.outputs.epochs.clear()  # its producers are gone (their transactions stay open until fenced)
-        self.outputs._changelog_txns.clear()
+        self.outputs.lose_producers()
         self.kill_at_step = None
         if wipe_state:
             self.stores.wipe()

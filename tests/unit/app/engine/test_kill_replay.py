@@ -13,7 +13,6 @@ from app.engine.driver import Driver, Killed
 from app.engine.records import TP
 from tests.unit.app.engine.scenario import feed, final_states, outcomes
 
-
 # records per partition and fetch: part two of the workload then spans several checkpoints
 # (a kill at the 3rd checkpoint, or between the 8th and 9th task commit, is reached)
 BATCH = 5
