@@ -244,6 +244,7 @@ class EngineLoop:
                 try:
                     await self._process(records)
                     self.outage.ok(self.clock_ms())
+                    self.fenced_since_ms = None  # a step went through: no task is fenced now
                 except asyncio.CancelledError:
                     # stopped half-way: what was processed may not all be handed over; nothing
                     # of it may be committed (a clean stop waits for the step instead)
@@ -309,7 +310,6 @@ class EngineLoop:
         await self.checkpoint.commit(self.processor)
         self._replies_moved = False
         self._last_commit_ms = self.clock_ms()
-        self.fenced_since_ms = None
 
     async def close(self) -> None:
         """A clean stop (the loop has returned): make what was processed durable."""
