@@ -248,6 +248,7 @@ class MemorySource:
         self.assigned = set(assigned) if assigned is not None else {
             TP(t, p) for t in topics for p in range(broker.counts[t])}
         self.on_rejoin: Any = None  # an async callable: the group's answer to a rejoin
+        self.fail_seeks = 0  # the next seeks that fail (the coordinator away)
         self.paused: set[TP] = set()
         self.positions: dict[TP, int] = {}
         self.max_records = max_records
@@ -278,6 +279,9 @@ class MemorySource:
         return self.assigned
 
     async def seek_to_committed(self, tps: set[TP]) -> None:
+        if self.fail_seeks > 0:
+            self.fail_seeks -= 1
+            raise ConnectionError("coordinator not available (a seek failed)")
         for tp in tps:
             self.positions[tp] = self.broker.committed.get(tp, 0)
 
@@ -311,8 +315,12 @@ class MemoryChangelog:
     def __init__(self, broker: MemoryBroker, topic: str) -> None:
         self.broker = broker
         self.topic = topic
+        self.empty_reads = 0  # the next reads that get nothing (a slow or absent leader)
 
     async def read(self, partition: int, start: int, end: int) -> tuple[list[tuple[int, bytes, bytes | None]], int]:
+        if self.empty_reads > 0:
+            self.empty_reads -= 1
+            return [], start
         tp = TP(self.topic, partition)
         log = self.broker.logs[tp]
         stop = max(start, min(end, start + 100, self.broker.stable_end(tp)))
@@ -351,6 +359,8 @@ class Driver:
         self.loop: EngineLoop | None = None
         self.starts = 0
         self.changelog_type: type = MemoryChangelog  # tests swap in a slower or failing one
+        self.skew_ms = 0  # this worker's clock against the broker's
+        self.group_assignment: Any = None  # () -> the partitions the group gives this worker (rejoin)
 
     @property
     def topics(self) -> list[str]:
@@ -362,27 +372,32 @@ class Driver:
     async def start(self) -> None:
         s = self.settings
         self.stats = Stats()
-        router = Router(s, self.stats, clock=self.clock.dt, new_id=lambda: f"{self.name}id{next(self._ids)}",
-                        clock_ms=self.clock.ms)
-        decider = Decider(s, self.stats, load_policy(s.keywords_file, s.default_locales), clock=self.clock.dt)
-        self.processor = Processor(s, router, decider, self.stats, self.clock.ms)
+        router = Router(s, self.stats, clock=self._dt, new_id=lambda: f"{self.name}id{next(self._ids)}",
+                        clock_ms=self._ms)
+        decider = Decider(s, self.stats, load_policy(s.keywords_file, s.default_locales), clock=self._dt)
+        self.processor = Processor(s, router, decider, self.stats, self._ms)
         self.source = MemorySource(self.broker, self.topics, self.max_records, assigned=self.assigned)
         self.source.on_rejoin = self._rejoined
-        self.loop = EngineLoop(s, self.processor, self.source, self.outputs,
-                               self.changelog_type(self.broker, s.changelog_topic), self.stores, self.clock.ms,
+        self.changelog = self.changelog_type(self.broker, s.changelog_topic)
+        self.loop = EngineLoop(s, self.processor, self.source, self.outputs, self.changelog, self.stores, self._ms,
                                on_step=self._on_step, sleep=self._sleep)
         self.probe = ProgressProbe(self.source, self.outputs, self.processor.gate, s.routed_topic, s.partitions)
         self.starts += 1
         await self.loop.on_assigned(set(self.source.assignment()))
 
+    def _ms(self) -> int:
+        return self.clock.ms() + self.skew_ms
+
+    def _dt(self) -> datetime:
+        return datetime.fromtimestamp(self._ms() / 1000, UTC)
+
     async def _rejoined(self) -> None:
-        """The group's answer to a rejoin: the same partitions, revoked and assigned again."""
-        loop = self.loop
-        if loop is None:
+        """The group's answer to a rejoin: its partitions (the same ones, unless the group says
+        otherwise), revoked and assigned again."""
+        if self.loop is None:
             return
-        assigned = set(self.source.assignment())
-        await loop.on_revoked(assigned)
-        await loop.on_assigned(assigned)
+        assigned = set(self.group_assignment()) if self.group_assignment else set(self.source.assignment())
+        await self.rebalance(assigned)
 
     async def rebalance(self, assigned: set[TP]) -> None:
         """This worker's partitions become ``assigned`` (revoked, then assigned, as a group does)."""
