@@ -73,6 +73,8 @@ bench: install $(VENV)/.bench-installed
 # Fault injection (chaos/): SIGKILLed workers and a restarted broker at full size; exit 1 on
 # any violation; results in chaos/results/latest.{md,json}.
 chaos: install
+	MODEL_CHECK_SEED=random MODEL_CHECK_EXAMPLES=$${MODEL_CHECK_EXAMPLES:-3000} $(PY) -m pytest -q -p no:cacheprovider \
+		tests/unit/app/engine/test_model_checker.py  # the engine's model checker, a long run (new seed)
 	$(PY) -m chaos --guarantee at_least_once,exactly_once
 	$(PY) -m chaos.hostile --scale full
 	$(PY) -m soak --scale small

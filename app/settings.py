@@ -110,6 +110,9 @@ class Settings(BaseSettings):
     transaction_timeout_ms: int = Field(default=15_000, ge=1000, le=900_000,
                                         description="Exactly-once: a dead worker's open transaction ends this late.")
     heartbeat_interval_ms: int = Field(default=1_000, ge=100, le=60_000)
+    clock_skew_ms: int = Field(default=0, ge=-3_600_000, le=3_600_000,
+                               description="Fault injection only (make chaos): this worker's wall clock runs this "
+                               "far ahead (negative: behind). No clock decides whether a STOP comes before a send.")
 
     # RocksDB, per table partition (Faust defaults would reserve 2 GiB cache each)
     rocksdb_block_cache_bytes: int = 8 * 1024 * 1024

@@ -33,6 +33,10 @@ class Scale:
     table_sample: int | None = None  # numbers checked by GET /optouts (None: every number)
     start_timeout_s: float = 120.0  # worker /health after (re)start
     reply_share: float = 0.5  # share of sends addressed to replying numbers
+    # clocks: each send's CreateTime is its producer's clock, one of these seconds off the real time
+    # (chosen per send); worker i's clock is worker_skews_ms[i % len] off (OPTOUT_CLOCK_SKEW_MS)
+    send_stamp_skews_s: tuple[int, ...] = (-60, 0, 60)
+    worker_skews_ms: tuple[int, ...] = (5_000, -5_000, 0)
 
     @property
     def sends(self) -> int:

@@ -19,13 +19,15 @@ from tests.integration.harness import Topology, Worker
 
 class Fleet:
     def __init__(self, topology: Topology, base_dir: Path, count: int, extra_env: dict[str, str],
-                 *, start_timeout_s: float = 120.0, started: list[Worker] | None = None) -> None:
+                 *, start_timeout_s: float = 120.0, started: list[Worker] | None = None,
+                 clock_skews_ms: tuple[int, ...] = (0,)) -> None:
         self.topology = topology
         self.start_timeout_s = start_timeout_s
         self.workers: dict[str, Worker] = {}
         for i in range(1, count + 1):
             name = f"w{i}"
-            env = {**extra_env, "OPTOUT_GROUP_INSTANCE_ID": name}
+            env = {**extra_env, "OPTOUT_GROUP_INSTANCE_ID": name,
+                   "OPTOUT_CLOCK_SKEW_MS": str(clock_skews_ms[(i - 1) % len(clock_skews_ms)])}
             self.workers[name] = Worker(topology, base_dir / name, extra_env=env)
         self.wanted: set[str] = set()  # should be running
         self.events: list[dict[str, Any]] = []

@@ -7,7 +7,10 @@ The model is two lists of plain dicts, the checker's input:
   (= the reply's ``received_at``, its event time), "acked_us", "error"}``
 
 ``t_us`` is the generator's clock (µs since the epoch) when it produced the record; it is
-also the record's Kafka timestamp (ms) and, for a reply, its ``received_at``. The clock is
+also, for a reply, its Kafka timestamp (ms) and its ``received_at``. A send's Kafka timestamp
+(CreateTime) is stamped by a producer whose clock is off: ``t_us`` plus one of
+``Scale.send_stamp_skews_s`` (``stamp_skew_s`` in the model); no clock may decide whether a
+STOP comes first, so the checker goes by ``t_us`` and ``acked_us`` alone. The clock is
 made strictly increasing across every record of a run, so time order is produce order.
 ``acked_us`` is when the producer reported the broker's acknowledgement (never earlier than
 the real one); ``error`` is set when the produce failed (the record's fate is unknown).
@@ -139,7 +142,7 @@ class Generator:
         key = entry["number"].encode() if self.key_by_number else None
         try:
             future = await producer.send(topic, value=json.dumps(value).encode(), key=key,
-                                         timestamp_ms=entry["t_us"] // 1000)
+                                         timestamp_ms=entry["t_us"] // 1000 + entry.get("stamp_skew_s", 0) * 1000)
         except Exception as exc:  # noqa: BLE001 - recorded in the model
             entry["error"] = repr(exc)
             return
@@ -160,8 +163,10 @@ class Generator:
         self._n += 1
         t = self._clock()
         mid = f"{'p' if probe else 's'}-{self._n}"
+        skews = self.scale.send_stamp_skews_s
         entry = {"message_id": mid, "number": number, "t_us": t, "acked_us": None, "error": None, "probe": probe,
-                 "routed_partition": routed_partition(number, self.scale.partitions)}
+                 "routed_partition": routed_partition(number, self.scale.partitions),
+                 "stamp_skew_s": skews[self._n % len(skews)] if skews else 0}
         self.sends.append(entry)
         if probe:
             self.probe_entries.append(entry)

@@ -250,6 +250,7 @@ async def run_scenario(spec: ScenarioSpec, scale: Scale, *, bootstrap: str | Non
         await asyncio.to_thread(topology.create_topics)
         env = {"OPTOUT_PROCESSING_GUARANTEE": guarantee, **dict(spec.extra_env)}
         fleet = Fleet(topology, work_dir / f"{spec.name}-{guarantee}-{topology.id}", spec.workers, env,
+                      clock_skews_ms=scale.worker_skews_ms,
                       start_timeout_s=scale.start_timeout_s, started=started)
         log(f"  starting {spec.workers} worker(s) (app id {topology.id}) ...")
         result.initial_start_s = await fleet.start_all()

@@ -12,7 +12,7 @@ import contextlib
 import logging
 import socket
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from app import reviewing
 from app.deciding import Decider
@@ -50,15 +50,23 @@ def clock() -> datetime:
     return datetime.now(UTC)
 
 
+def skewed_clocks(skew_ms: int):  # type: ignore[no-untyped-def]
+    """This worker's clocks (ms, datetime): the wall clock, ``OPTOUT_CLOCK_SKEW_MS`` off (chaos only)."""
+    if not skew_ms:
+        return clock_ms, clock
+    return (lambda: clock_ms() + skew_ms), (lambda: datetime.now(UTC) + timedelta(milliseconds=skew_ms))
+
+
 class Host:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.stats = Stats()
-        self.router = Router(settings, self.stats, clock=clock, clock_ms=clock_ms)
+        self.clock_ms, self.clock = skewed_clocks(settings.clock_skew_ms)
+        self.router = Router(settings, self.stats, clock=self.clock, clock_ms=self.clock_ms)
         self.decider = Decider(settings, self.stats, load_policy(settings.keywords_file, settings.default_locales),
-                               clock=clock)
+                               clock=self.clock)
         self.metrics = Metrics()  # GET /metrics: fed once per batch
-        self.processor = Processor(settings, self.router, self.decider, self.stats, clock_ms,
+        self.processor = Processor(settings, self.router, self.decider, self.stats, self.clock_ms,
                                    on_batch=self.metrics.observe)
         self.worker_id = settings.group_instance_id or f"{socket.gethostname()}-{settings.web_port}"
         self.ownership = Ownership()
@@ -80,7 +88,8 @@ class Host:
         exactly_once = s.processing_guarantee == "exactly_once"
         self.outputs = KafkaTransactionalOutputs(s) if exactly_once else KafkaOutputs(s)
         self.changelog = KafkaChangelog(s)
-        self.loop = EngineLoop(s, self.processor, self.source, self.outputs, self.changelog, self.stores, clock_ms)
+        self.loop = EngineLoop(s, self.processor, self.source, self.outputs, self.changelog, self.stores,
+                               self.clock_ms)
         self.probe = ProgressProbe(self.source, self.outputs, self.processor.gate, s.routed_topic, s.partitions)
         self.outputs.partitions_changed = self.source.refresh_metadata
         self.standby = StandbyReader(s)
