@@ -98,7 +98,8 @@ class Settings(BaseSettings):
     commit_interval_ms: int = Field(default=100, ge=1, le=60_000,
                                     description="How often processed work is made durable (checkpoint).")
     progress_interval_ms: int = Field(default=10, ge=1, le=10_000,
-                                      description="How often a router reports the replies it has routed.")
+                                      description="How often routers make the replies they routed durable, "
+                                      "and held sends look again.")
     stall_ms: int = Field(default=10_000, ge=100,
                           description="A partition that does not move, or a send held, this long: not ready.")
     ready_grace_ms: int = Field(default=30_000, ge=0, le=600_000,
@@ -139,11 +140,6 @@ class Settings(BaseSettings):
     def routed_topic(self) -> str:
         """Internal topic: replies and sends re-keyed by E.164 number."""
         return f"{self.app_id}-routed"
-
-    @property
-    def progress_topic(self) -> str:
-        """Internal compacted topic: how far each worker has routed its reply partitions."""
-        return f"{self.app_id}-progress"
 
     @property
     def changelog_topic(self) -> str:

@@ -37,11 +37,6 @@ def wanted_topics(settings: Settings) -> dict[str, tuple[int, dict[str, str]]]:
     )
     io[settings.routed_topic] = (settings.partitions, {})
     io[settings.changelog_topic] = (settings.partitions, {"cleanup.policy": "compact"})
-    io[settings.progress_topic] = (
-        1,
-        {"cleanup.policy": "compact", "segment.ms": "60000", "min.cleanable.dirty.ratio": "0.1",
-         "delete.retention.ms": "60000"},
-    )
     return io
 
 

@@ -87,7 +87,6 @@ class EngineModel(RuleBasedStateMachine):
     # ------------------------------------------------------------ the group
 
     def all_partitions(self) -> list[TP]:
-        s = self.settings
         return [TP(t, p) for t in self.workers["w0"].topics for p in range(self.broker.counts[t])]
 
     async def _assign(self, split: dict[str, set[TP]], told: set[str]) -> None:
