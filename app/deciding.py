@@ -157,7 +157,8 @@ class Decider:
             claimed = routed.get("claimed_event_time")
             event = ConsentEvent(found.intent is Intent.OPT_OUT, source, routed["message_id"], _time(routed),
                                  rule=rule, matched=found.matched, digest=fingerprint(routed["body"]),
-                                 not_before=datetime.fromisoformat(claimed) if claimed else None)
+                                 not_before=datetime.fromisoformat(claimed) if claimed else None,
+                                 origin=_origin(routed.get("origin")))
             purpose = "opt-out" if event.opted_out else "opt-in"
             transition, outputs = self._consent(routed, table, event, body=routed["body"], intent=found.intent,
                                                 extra=evidence, confirm=purpose)
@@ -357,10 +358,12 @@ class Decider:
         message = routed["message"]
         state = self.lookup(table, number, routed["account_id"])
         requested_at = None
+        after = None
         if state is not None and state.resubscribed_at is not None:  # only then can it matter
             requested_ms = routed.get("requested_at_ms")
             requested_at = from_timestamp_ms(requested_ms) if isinstance(requested_ms, int) else None
-        decision = decide(state, requested_at)
+            after = _replies_before(routed.get("after"))
+        decision = decide(state, requested_at, after)
         if decision.deliver:
             self.stats.count("forwarded")
             return Output(self.settings.provider_topic, dumps({**message, "to": number}), key=number.encode())
@@ -371,6 +374,19 @@ class Decider:
         return suppressed(
             self.settings.suppressed_topic, message, decision, opted_out_at=state.changed_at if state else None
         )
+
+
+def _origin(value: Any) -> tuple[str, int, int] | None:
+    if isinstance(value, list) and len(value) == 3:
+        return str(value[0]), int(value[1]), int(value[2])
+    return None
+
+
+def _replies_before(value: Any) -> tuple[str, list[int]] | None:
+    """A routed send's ``after``: ``[reply topic, [offset per partition]]`` (None: not known)."""
+    if isinstance(value, list) and len(value) == 2 and isinstance(value[0], str) and isinstance(value[1], list):
+        return value[0], value[1]
+    return None
 
 
 def _time(routed: dict) -> datetime:

@@ -76,13 +76,16 @@ class Router:
         self._skew_ms = settings.max_clock_skew_ms
         self._codes = OptOutCodes.parse(settings.provider_optout_codes)
 
-    def route(self, origin: Origin, key: bytes | None, value: bytes | None) -> Output | None:
+    def route(self, origin: Origin, key: bytes | None, value: bytes | None,
+              replies_before: list | None = None) -> Output | None:
         """Return the one record this input becomes (routed, suppressed or dead letter).
 
+        ``replies_before``: for a send, ``[reply topic, [offset per partition]]``: every reply
+        below was acknowledged before the send was produced (``app.engine.processor``).
         None only for delivery receipts that are no opt-out evidence (ignored)."""
         s = self.settings
         try:
-            return self._route(origin, value)
+            return self._route(origin, value, replies_before)
         except _Reject as exc:
             self.stats.count("dead_lettered")
             return dead_letter(s.deadletter_topic, origin, str(exc), value, key)
@@ -90,7 +93,7 @@ class Router:
             self.stats.count("dead_lettered")
             return dead_letter(s.deadletter_topic, origin, f"cannot be passed on as JSON: {exc}", value, key)
 
-    def _route(self, origin: Origin, value: bytes | None) -> Output | None:
+    def _route(self, origin: Origin, value: bytes | None, replies_before: list | None = None) -> Output | None:
         s = self.settings
         if value is None:
             raise _Reject("empty record (no value)")
@@ -105,7 +108,7 @@ class Router:
         if origin.topic == s.inbound_topic:
             return self._route_reply(origin, data)
         if origin.topic == s.outbound_topic:
-            return self._route_send(origin, data)
+            return self._route_send(origin, data, replies_before)
         if origin.topic == s.status_topic:
             return self._route_status(origin, data)
         raise _Reject(f"record from unexpected topic {origin.topic!r}")
@@ -170,7 +173,7 @@ class Router:
             return claimed, trusted_ms
         return from_timestamp_ms(event_ms), trusted_ms
 
-    def _route_send(self, origin: Origin, data: dict) -> Output:
+    def _route_send(self, origin: Origin, data: dict, replies_before: list | None = None) -> Output:
         request = _validate(OutboundRequest, data)
         self._check_body(request.body)
         recipient = parse_recipient(request.to, self._region)  # strict: never another number
@@ -186,6 +189,8 @@ class Router:
             "requested_at_ms": self._requested_at_ms(origin),
             "origin": [origin.topic, origin.partition, origin.offset],
         }
+        if replies_before is not None:
+            routed["after"] = replies_before
         return self._routed(recipient.e164, routed)
 
     def _route_status(self, origin: Origin, data: dict) -> Output | None:

@@ -153,10 +153,17 @@ def replies_by_number(replies: Iterable[dict], *, ok_only: bool = True) -> dict[
     return dict(out)
 
 
-def classify_delivery(t_us: int, replies: list[dict]) -> tuple[str | None, str | None, dict | None]:
-    """For a send requested at ``t_us`` and delivered, given its number's (acknowledged or
-    in-flight, not failed) replies sorted by event time: the verdict of invariant 1 and of
-    invariant 2, each None (fine), "violation" or "in_flight"; and the STOP concerned."""
+def classify_delivery(t_us: int, replies: list[dict], acked_us: int | None = None,
+                      ) -> tuple[str | None, str | None, dict | None]:
+    """For a send requested at ``t_us`` (and acknowledged at ``acked_us``, if known) and
+    delivered, given its number's (acknowledged or in-flight, not failed) replies sorted by
+    event time: the verdict of invariant 1 and of invariant 2, each None (fine), "violation"
+    or "in_flight"; and the STOP concerned.
+
+    A START acknowledged before the send itself was (the send still in its producer's buffer,
+    e.g. while the broker was away) comes first in the broker's order, the only order the
+    runtime can know without trusting the producer's clock: "in_flight", as a STOP still in
+    flight is."""
     inv1: str | None = None
     inv2: str | None = None
     stop: dict | None = None
@@ -165,15 +172,22 @@ def classify_delivery(t_us: int, replies: list[dict]) -> tuple[str | None, str |
         last_start = max((i for i, r in enumerate(before) if r["intent"] == OPT_IN), default=-1)
         period = before[last_start + 1:]
         acked = [r for r in period if r.get("acked_us") is not None and r["acked_us"] < t_us]
-        inv1 = "violation" if acked else "in_flight"
+        inv1 = "violation" if acked and not _start_landed_first(replies, period[0], acked_us) else "in_flight"
         stop = acked[0] if acked else period[0]
     acked_before = [r for r in replies if r.get("acked_us") is not None and r["acked_us"] < t_us]
     if acked_before and acked_before[-1]["intent"] == OPT_OUT:
         latest = acked_before[-1]
         start_in_flight = any(r["intent"] == OPT_IN and latest["t_us"] < r["t_us"] < t_us for r in replies)
-        inv2 = "in_flight" if start_in_flight else "violation"
+        inv2 = "in_flight" if start_in_flight or _start_landed_first(replies, latest, acked_us) else "violation"
         stop = stop or latest
     return inv1, inv2, stop
+
+
+def _start_landed_first(replies: list[dict], stop: dict, send_acked_us: int | None) -> bool:
+    """A START newer than ``stop`` was acknowledged before the send was."""
+    return send_acked_us is not None and any(
+        r["intent"] == OPT_IN and r["t_us"] > stop["t_us"] and r.get("acked_us") is not None
+        and r["acked_us"] < send_acked_us for r in replies)
 
 
 def optout_violations(sends: list[dict], replies: list[dict], outcomes: dict[str, list[str]]) -> dict[str, Any]:
@@ -187,7 +201,7 @@ def optout_violations(sends: list[dict], replies: list[dict], outcomes: dict[str
         if not seen:
             continue
         if "provider" in seen:
-            inv1, inv2, stop = classify_delivery(s["t_us"], ok_replies.get(s["number"], []))
+            inv1, inv2, stop = classify_delivery(s["t_us"], ok_replies.get(s["number"], []), s.get("acked_us"))
             if inv1 or inv2:
                 example = {**_send_example(s), "outcomes": seen}
                 if stop is not None:
@@ -309,11 +323,23 @@ def account_confirmations(replies: list[dict], consent: list[dict], provider: li
 # ------------------------------------------------------------------ the table
 
 
-def expected_final_states(replies: list[dict], numbers: Iterable[str]) -> dict[str, bool | None]:
+def expected_final_states(replies: list[dict], numbers: Iterable[str], opt_in_shift_us: int = 0,
+                          ) -> dict[str, bool | None]:
     """number -> opted out at the end (latest reply by event time); None when a reply for it
-    failed to produce (unknown)."""
+    failed to produce (unknown), or when its latest reply is an opt-in with an opt-out less
+    than ``opt_in_shift_us`` before it: a worker whose clock is that much behind orders an
+    opt-in no later than its own clock (README: an opt-in is never ordered after its record
+    reached us), so the opt-out may win (fail closed). Consent history is ordered by event
+    times by design; only the reply-before-send gate must not depend on a clock."""
     uncertain = {r["number"] for r in replies if not _ok(r)}
-    latest = {n: rs[-1]["intent"] == OPT_OUT for n, rs in replies_by_number(replies).items()}
+    by_number = replies_by_number(replies)
+    latest = {n: rs[-1]["intent"] == OPT_OUT for n, rs in by_number.items()}
+    if opt_in_shift_us:
+        for n, rs in by_number.items():
+            last = rs[-1]
+            if last["intent"] != OPT_OUT and any(r["intent"] == OPT_OUT and last["t_us"] - r["t_us"] <= opt_in_shift_us
+                                                 for r in rs[:-1]):
+                uncertain.add(n)
     out: dict[str, bool | None] = {}
     for number in numbers:
         out[number] = None if number in uncertain else latest.get(number, False)
@@ -496,14 +522,14 @@ class CheckResult:
 
 def check(model: dict[str, Any], outputs: dict[str, list[dict]], table_answers: dict[str, dict] | None = None, *,
           faults: list[dict] | None = None, first_seen: dict[str, int] | None = None,
-          no_duplicates: bool = False, strict_in_flight: bool = False) -> CheckResult:
+          no_duplicates: bool = False, strict_in_flight: bool = False, opt_in_shift_us: int = 0) -> CheckResult:
     """``model``: {"sends", "replies", "numbers", "partitions"}; ``outputs``: {"provider",
     "suppressed", "deadletter", "consent"} -> decoded records; ``table_answers``: number ->
     {"status", "opted_out"}; ``first_seen``: send message_id -> µs its first outcome was seen."""
     sends, replies = model["sends"], model["replies"]
     outcomes = send_outcomes(outputs)
     probes = [s for s in sends if s.get("probe")]
-    expected = expected_final_states(replies, model.get("numbers", []))
+    expected = expected_final_states(replies, model.get("numbers", []), opt_in_shift_us)
     return CheckResult(
         sends=account_sends(sends, outcomes, replies),
         optout=optout_violations(sends, replies, outcomes),

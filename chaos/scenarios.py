@@ -295,8 +295,10 @@ async def run_scenario(spec: ScenarioSpec, scale: Scale, *, bootstrap: str | Non
         log(f"  looking up {len(numbers):,} numbers on the live workers ...")
         answers = await fleet.lookup_all(numbers)
         faults = [dict(f) for f in result.faults]
+        behind_ms = max(0, -min(scale.worker_skews_ms[:spec.workers] or (0,)))  # the slowest worker clock
         result.check = check(gen.model(), collector.records, answers, faults=faults, first_seen=collector.first_seen,
-                             no_duplicates=guarantee == "exactly_once", strict_in_flight=strict_in_flight)
+                             no_duplicates=guarantee == "exactly_once", strict_in_flight=strict_in_flight,
+                             opt_in_shift_us=behind_ms * 1000)
         gaps = outage_gaps(gen.probe_entries, collector.first_seen, faults, scale.partitions)
         for fault, gap, nxt in zip(result.faults, gaps, result.faults[1:] + [None], strict=True):
             fault["gap_s"] = gap["gap_s"]

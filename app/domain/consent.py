@@ -74,6 +74,9 @@ class ConsentEvent:
     # clock: never stale; ordered no earlier than the newest event seen (then, at equal
     # times, the opt-out wins): no clock can lose an opt-out the API acknowledged
     decided_now: bool = False
+    # where the event's reply sits in its input topic, ``(topic, partition, offset)`` (None: not
+    # a reply): an opt-in's coordinates tell later sends, by offsets, whether it came after them
+    origin: tuple[str, int, int] | None = None
 
     @property
     def token(self) -> str:
@@ -94,6 +97,10 @@ class ConsentState:
     # event time of the opt-in that ended the latest opt-out (None: never re-subscribed);
     # a send requested before it was requested while, or before, the number was opted out
     resubscribed_at: datetime | None = None
+    # where the reply that ended the latest opt-out sits (topic, partition, offset): a send
+    # not known to come after it (app.domain.decision) may have been requested while opted out
+    resubscribed_by: tuple[str, int, int] | None = None
+    last_origin: tuple[str, int, int] | None = None  # where the newest event seen sits, if a reply
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -107,6 +114,8 @@ class ConsentState:
             "last_message_id": self.last_message_id,
             "recent_ids": list(self.recent_ids),
             "resubscribed_at": self.resubscribed_at.isoformat() if self.resubscribed_at else None,
+            "resubscribed_by": list(self.resubscribed_by) if self.resubscribed_by else None,
+            "last_origin": list(self.last_origin) if self.last_origin else None,
         }
 
     @classmethod
@@ -123,7 +132,15 @@ class ConsentState:
             last_message_id=str(data.get("last_message_id") or data["message_id"]),
             recent_ids=tuple(data.get("recent_ids") or ()),
             resubscribed_at=datetime.fromisoformat(data["resubscribed_at"]) if data.get("resubscribed_at") else None,
+            resubscribed_by=_coords(data.get("resubscribed_by")),
+            last_origin=_coords(data.get("last_origin")),
         )
+
+
+def _coords(value: Any) -> tuple[str, int, int] | None:
+    if isinstance(value, list | tuple) and len(value) == 3:
+        return str(value[0]), int(value[1]), int(value[2])
+    return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,6 +155,19 @@ class Transition:
         """The state after the event (None: nothing known)."""
         state = self.new or self.previous
         return state.opted_out if state else None
+
+
+# an opt-in whose place in the log is not known: no send is known to come after it
+_UNKNOWN_ORIGIN = ("", 0, 2**62)
+
+
+def _later(a: tuple[str, int, int] | None, b: tuple[str, int, int] | None) -> tuple[str, int, int]:
+    """Of two coordinates, the one fewer sends are known to come after (unknown: the latest)."""
+    if a is None or b is None:
+        return b or a or _UNKNOWN_ORIGIN
+    if a[:2] == b[:2]:
+        return a if a[2] >= b[2] else b
+    return _UNKNOWN_ORIGIN  # on two partitions: no offset orders them; fail closed
 
 
 def _remember(ids: tuple[str, ...], token: str) -> tuple[str, ...]:
@@ -165,7 +195,8 @@ def _apply(current: ConsentState | None, event: ConsentEvent, token: str) -> Tra
             # a late STOP: the number was opted out from its event time until some later
             # opt-in; sends requested before the newest event seen are decided fail-closed
             resubscribed = max(filter(None, (current.resubscribed_at, current.last_event_at)))
-            stored = replace(stored, resubscribed_at=resubscribed)
+            stored = replace(stored, resubscribed_at=resubscribed,
+                             resubscribed_by=_later(current.resubscribed_by, current.last_origin))
         return Transition(Verdict.STALE, current, stored)
     if current is not None and current.opted_out == event.opted_out:
         stored = replace(
@@ -173,6 +204,7 @@ def _apply(current: ConsentState | None, event: ConsentEvent, token: str) -> Tra
             last_event_at=event.event_time,
             last_message_id=event.message_id,
             recent_ids=_remember(current.recent_ids, token),
+            last_origin=event.origin,
         )
         return Transition(Verdict.UNCHANGED, current, stored)
     new = ConsentState(
@@ -190,6 +222,12 @@ def _apply(current: ConsentState | None, event: ConsentEvent, token: str) -> Tra
             if current is not None and current.opted_out and not event.opted_out
             else (current.resubscribed_at if current else None)
         ),
+        resubscribed_by=(
+            event.origin or _UNKNOWN_ORIGIN
+            if current is not None and current.opted_out and not event.opted_out
+            else (current.resubscribed_by if current else None)
+        ),
+        last_origin=event.origin,
     )
     if current is None and not event.opted_out:
         # an opt-in for a number we hold nothing for: no change, but remember it

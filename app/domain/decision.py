@@ -38,17 +38,34 @@ def check_recipient(recipient: ParsedNumber) -> Decision | None:
     return None
 
 
-def decide(state: ConsentState | None, requested_at: datetime | None = None) -> Decision:
+REQUESTED_WHILE_OPTED_OUT = Decision(False, SuppressReason.OPTED_OUT,
+                                     "requested while, or before, the number was opted out")
+
+
+def decide(state: ConsentState | None, requested_at: datetime | None = None,
+           replies_before: tuple[str, list[int]] | None = None) -> Decision:
     """Decide a send to a valid number from the recipient's consent state.
 
-    Fail closed both ways: suppressed if the number is opted out now, or if it
-    was opted out at any moment since the send was requested (``requested_at``
-    before the opt-in that ended the latest opt-out).
+    Fail closed both ways: suppressed if the number is opted out now, or if it may have
+    been opted out when the send was requested: unless the reply that ended the latest
+    opt-out (``state.resubscribed_by``) lies below ``replies_before`` (a reply topic and, per
+    partition, an offset every reply below which was acknowledged before the send was
+    produced: broker offsets, no clock), the send may predate it. Times can only add
+    suppressions: a send requested (``requested_at``, its record's time) before the opt-in's
+    time (``resubscribed_at``, the later of its record's time and the time it claims) is
+    suppressed too; no time can let a send through.
     """
     if state is None:
         return DELIVER
     if state.opted_out:
         return Decision(False, SuppressReason.OPTED_OUT)
+    by = state.resubscribed_by
+    if by is not None:
+        topic, partition, offset = by
+        if replies_before is None or replies_before[0] != topic or partition >= len(replies_before[1]) \
+                or offset >= replies_before[1][partition]:
+            return REQUESTED_WHILE_OPTED_OUT
+    # times may only suppress more (a START that claims a later time than its record)
     if requested_at is not None and state.resubscribed_at is not None and requested_at < state.resubscribed_at:
-        return Decision(False, SuppressReason.OPTED_OUT, "requested while, or before, the number was opted out")
+        return REQUESTED_WHILE_OPTED_OUT
     return DELIVER

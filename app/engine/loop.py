@@ -82,6 +82,7 @@ class EngineLoop:
         self.reply_topics = (settings.inbound_topic, settings.status_topic)
         self._replies_moved = False  # replies processed since the last checkpoint
         self._last_commit_ms = 0
+        self._observed_ms = 0  # when the send partitions' ends were last read (app.engine.processor.observe)
         self._due_ms = 0
         self.fenced_since_ms: int | None = None
         self.outage = Outage(log, "processing")
@@ -265,13 +266,16 @@ class EngineLoop:
 
     async def _process(self, records: list) -> None:
         processor = self.processor
+        stamp = None
+        sends = False
         if records:
             assignment = self.source.assignment()
             routed = self.routed_topic
             ready = [r for r in records if (r.topic, r.partition) in assignment
                      and (r.topic != routed or processor.is_open(r.partition))]
-            stamp = None
-            if any(r.topic == routed for r in ready):
+            outbound = self.settings.outbound_topic
+            sends = any(r.topic == outbound for r in ready)
+            if sends or any(r.topic == routed for r in ready):
                 # after the fetch: every reply acknowledged before these sends were produced
                 # is below these ends (app.engine.reply_gate)
                 stamp = await self.outputs.log_ends(self.reply_topics)
@@ -279,6 +283,8 @@ class EngineLoop:
             if not self._replies_moved and any(r.topic in replies for r in ready):
                 self._replies_moved = True
             await self.checkpoint.send(processor.process(ready, stamp))
+        if sends or self.clock_ms() - self._observed_ms >= self.settings.commit_interval_ms:
+            await self._observe(stamp)
         self._advance_positions()
         await self.checkpoint.send(processor.release())
         now = self.clock_ms()
@@ -290,6 +296,19 @@ class EngineLoop:
         if now >= self._release_due_ms:
             self._release_due_ms = now + RELEASE_MEMORY_INTERVAL_MS
             self.stores.release_memory()
+
+    async def _observe(self, reply_ends: dict[TP, int] | None) -> None:
+        """Read the send partitions' ends *after* the replies' ends: a send appended at or
+        past them was produced after every reply below those ends was acknowledged (what
+        tells, by offsets, whether a send was requested before or after a START)."""
+        outbound = self.settings.outbound_topic
+        tps = [tp for tp in self.source.assignment() if tp.topic == outbound]
+        if not tps:
+            return
+        if reply_ends is None:
+            reply_ends = await self.outputs.log_ends(self.reply_topics)
+        self.processor.observe(await self.outputs.end_offsets(tps), reply_ends)
+        self._observed_ms = self.clock_ms()
 
     def _advance_positions(self) -> None:
         """Every record returned so far is processed: a partition is processed up to the

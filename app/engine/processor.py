@@ -42,6 +42,7 @@ log = logging.getLogger("app.engine")
 ORIGINS_KEY = b"__origins__"  # state key: highest decided offset per input partition
 KIND_TALLY = "tally"  # a routed record of routing-stage outcomes to count (not a decision)
 MAX_TALLY_ENTRIES = 5_000  # per tally record (each entry ~30 bytes)
+OBSERVATIONS_KEPT = 32  # per send partition (an older one dropped only makes sends after a START wait less known)
 
 # on_batch(tallies of the batch, seconds the batch took (None: held sends released), age in
 # ms of the batch's first record when processed (None: none)): metrics, once per batch
@@ -73,6 +74,9 @@ class Processor:
         self.gate = ReplyGate()
         self._stamp: Stamp | None = None  # the reply ends of the batch being processed
         self._open_stamp: dict[int, Stamp] = {}  # per routed partition: the last stamp found covered
+        # per input partition of sends: (its end offset, the replies' ends read before it), newest
+        # last: a send at or past that end was produced after every reply below those ends
+        self._observed: dict[TP, deque[tuple[int, list]]] = {}
         self._held_origins: dict[int, dict[str, int]] = {}  # input offsets of sends seen, not yet durable
         self.topics = Topics(settings.provider_topic, settings.suppressed_topic, settings.deadletter_topic,
                              settings.consent_topic, settings.review_topic)
@@ -139,10 +143,35 @@ class Processor:
                     now_ms - first if isinstance(first, int) and first >= 0 else None)
         return by_task
 
+    def observe(self, send_ends: dict[TP, int], reply_ends: Stamp) -> None:
+        """``send_ends`` (end offsets of send partitions) were read after ``reply_ends``."""
+        inbound = self.settings.inbound_topic
+        count = 1 + max((tp.partition for tp in reply_ends if tp.topic == inbound), default=-1)
+        offsets = [0] * count
+        for tp, end in reply_ends.items():
+            if tp.topic == inbound:
+                offsets[tp.partition] = end
+        before = [inbound, offsets]
+        for tp, end in send_ends.items():
+            seen = self._observed.get(tp)
+            if seen is None:
+                seen = self._observed[tp] = deque(maxlen=OBSERVATIONS_KEPT)
+            if not seen or seen[-1][0] != end or seen[-1][1] != before:
+                seen.append((end, before))
+
+    def _replies_before(self, tp: TP, offset: int) -> list | None:
+        seen = self._observed.get(tp)
+        if seen:
+            for end, before in reversed(seen):
+                if end <= offset:
+                    return before
+        return None
+
     def _route(self, record: InRecord, out: list[Output], tp: TP) -> None:
         origin = Origin(record.topic, record.partition, record.offset, record.timestamp)
         try:
-            output = self.router.route(origin, record.key, record.value)
+            before = self._replies_before(tp, record.offset) if tp.topic == self.settings.outbound_topic else None
+            output = self.router.route(origin, record.key, record.value, before)
         except Exception as exc:  # a bug must not drop the record
             output = self._internal_error(record, exc)
         if output is None:

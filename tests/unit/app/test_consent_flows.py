@@ -28,10 +28,20 @@ class Harness:
         self.decider = Decider(settings, self.stats, policy)
         self.table: dict = {}
         self.offset = 0
+        self.replies: list[tuple[int, int]] = []  # (record time, offset) of every reply fed
 
     def feed(self, topic: str, message: dict, timestamp_ms: int = 1_767_225_600_000) -> dict[str, list[dict]]:
         self.offset += 1
-        out = self.router.route(Origin(topic, 0, self.offset, timestamp_ms), None, json.dumps(message).encode())
+        before = None
+        if topic == self.settings.outbound_topic:
+            # by offsets: the replies the send was produced after are those timestamped at or
+            # before its request time (a real router learns it from the broker's end offsets)
+            later = [offset for at, offset in self.replies if at > timestamp_ms]
+            before = [self.settings.inbound_topic, [min(later, default=self.offset)]]
+        elif topic == self.settings.inbound_topic:
+            self.replies.append((timestamp_ms, self.offset))
+        out = self.router.route(Origin(topic, 0, self.offset, timestamp_ms), None, json.dumps(message).encode(),
+                                before)
         if out is None:
             return {}
         if out.topic != self.settings.routed_topic:

@@ -94,9 +94,10 @@ def test_malformed_replies_are_dead_lettered_with_the_original_bytes(router, sta
     assert stats.dead_lettered == 1
 
 
-def route_and_decide(router, decider, table, origin, message):
-    """The one record a send becomes, or the records a reply becomes (by topic)."""
-    out = router.route(origin, None, raw(message))
+def route_and_decide(router, decider, table, origin, message, after=None):
+    """The one record a send becomes, or the records a reply becomes (by topic); ``after``: the
+    replies (by offsets) the send was produced after (app.domain.decision)."""
+    out = router.route(origin, None, raw(message), after)
     assert out.topic == SETTINGS.routed_topic
     outputs = decider.process(out.value, table)
     if origin.topic == SETTINGS.outbound_topic:
@@ -117,7 +118,12 @@ def test_stop_then_send_then_start(router, decider, stats):
 
     later = INBOUND._replace(offset=41, timestamp_ms=INBOUND.timestamp_ms + 2000)  # an opt-out wins a tie
     route_and_decide(router, decider, table, later, {"message_id": "r2", "from": "+14155550101", "body": "UNSTOP"})
-    out = route_and_decide(router, decider, table, OUTBOUND._replace(timestamp_ms=later.timestamp_ms + 1000), send)
+    produced_after = [SETTINGS.inbound_topic, [0] * later.partition + [later.offset + 1]]
+    out = route_and_decide(router, decider, table, OUTBOUND._replace(timestamp_ms=later.timestamp_ms + 1000), send,
+                           after=[SETTINGS.inbound_topic, [later.offset]])  # not known to come after the UNSTOP
+    assert out.topic == SETTINGS.suppressed_topic
+    out = route_and_decide(router, decider, table, OUTBOUND._replace(timestamp_ms=later.timestamp_ms + 1000), send,
+                           after=produced_after)
     assert out.topic == SETTINGS.provider_topic
     assert ProviderMessage.model_validate(loads(out.value)).to == "+14155550101"
     assert loads(out.value) == {**send, "to": "+14155550101"}

@@ -127,6 +127,17 @@ def test_start_in_flight_after_an_acked_stop_is_a_race_for_invariant_two():
     assert classify_delivery(300 * MS, replies)[:2] == (None, "in_flight")
 
 
+def test_a_start_acknowledged_before_a_buffered_send_comes_first_in_the_brokers_order():
+    """STOP acked at 105; the send is made at 200 but sits in its producer's buffer (the broker
+    away) until 600; a START made at 300 is acknowledged at 500, before the send: by the
+    broker's order the START came first (only the producer's clock says otherwise)."""
+    replies = [reply("r1", A, "opt_out", 100, acked=105), reply("r2", A, "opt_in", 300, acked=500)]
+    assert classify_delivery(200 * MS, replies, 600 * MS)[:2] == ("in_flight", "in_flight")
+    # the send acknowledged before the START: a violation, whatever its producer's clock says
+    assert classify_delivery(200 * MS, replies, 400 * MS)[:2] == ("violation", "violation")
+    assert classify_delivery(200 * MS, replies)[:2] == ("violation", "violation")  # ack time unknown
+
+
 def test_repeated_stop_in_flight_still_violates_when_an_earlier_stop_of_the_period_was_acked():
     replies = [reply("r1", A, "opt_out", 100, acked=105), reply("r2", A, "opt_out", 290, acked=400)]
     inv1, inv2, stop = classify_delivery(300 * MS, replies)

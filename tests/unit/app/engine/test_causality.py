@@ -368,3 +368,45 @@ async def test_a_changelog_writer_of_the_previous_owner_is_fenced_in_memory_too(
 
     with pytest.raises(Fenced):
         await d.outputs.send_changelog(0, [Output(d.settings.changelog_topic, b"1", key=b"k", partition=0)])
+
+
+# ---------------------------------------------------------------- fail closed both ways, by offsets
+
+
+@pytest.mark.parametrize("create_time_ms", [0, 60_000, -60_000], ids=["true", "stamped-60s-future", "60s-past"])
+async def test_a_send_requested_while_opted_out_stays_suppressed_after_a_later_start(create_time_ms: int) -> None:
+    """STOP acknowledged; a send is produced; then a START. The send is routed only after the
+    START is applied (its router lags): it was requested while opted out, which the broker's
+    offsets tell whatever the send's CreateTime says."""
+    d = Driver()
+    await d.start()
+    d.reply("r1", A, "STOP")
+    await d.run()
+    outbound = TP(d.settings.outbound_topic, 0)
+    d.source.pause({outbound})  # the router of the send lags
+    d.send("s1", A, timestamp_ms=d.clock.ms() + create_time_ms)
+    await d.steps(3)
+    d.reply("r2", A, "START")
+    await d.steps(5)
+    assert d.state(A)["opted_out"] is False
+    d.source.resume({outbound})
+    await d.run()
+    assert sends(d) == {"s1=opted_out": 1}
+
+
+async def test_a_send_produced_after_a_start_is_delivered() -> None:
+    d = Driver()
+    await d.start()
+    d.reply("r1", A, "STOP")
+    await d.run()
+    d.reply("r2", A, "START")
+    await d.run()
+    d.clock.advance(d.settings.commit_interval_ms)
+    await d.steps(2)  # the send partitions' ends read after the START: later sends come after it
+    d.send("s1", A, timestamp_ms=d.clock.ms() - 60_000)  # its producer's clock a minute slow
+    await d.run()
+    # the broker says the send came after the START; the CreateTime (before it) only suppresses
+    assert sends(d) == {"s1=opted_out": 1}
+    d.send("s2", A)
+    await d.run()
+    assert sends(d) == {"s1=opted_out": 1, "s2=provider": 1}
