@@ -268,13 +268,18 @@ class KafkaOutputs:
 
     async def send_changelog(self, partition: int, records: Sequence[Output]) -> Any:
         task = TP(self.settings.routed_topic, partition)
-        producer = self.changelog_tasks.get(task)
+        return await self._send_in_transaction(self.changelog_tasks, self.changelog_in_txn, task, records)
+
+    async def _send_in_transaction(self, producers: dict[TP, AIOKafkaProducer], in_txn: set[TP], task: TP,
+                                   outputs: Sequence[Output]) -> Any:
+        """Hand ``outputs`` to ``task``'s producer, in its open transaction (begun if none)."""
+        producer = producers.get(task)
         if producer is None:
-            raise Fenced(f"no changelog writer for {task} here (fenced, or not assigned)")
-        if task not in self.changelog_in_txn:
+            raise Fenced(f"no producer for {task} here (fenced, or not assigned)")
+        if task not in in_txn:
             await _fenced_or_raise(task, producer.begin_transaction())
-            self.changelog_in_txn.add(task)
-        return await self._send_with(producer, records)
+            in_txn.add(task)
+        return await self._send_with(producer, outputs)
 
     async def seal_changelog(self) -> None:
         async def commit(task: TP) -> None:
@@ -353,13 +358,7 @@ class KafkaTransactionalOutputs(KafkaOutputs):
     async def send(self, outputs: Sequence[Output], task: TP | None = None) -> Any:
         if task is None:
             return await self._send_with(self.producer, outputs)
-        producer = self.tasks.get(task)
-        if producer is None:
-            raise Fenced(f"no producer for {task} here (fenced, or not assigned)")
-        if task not in self.in_txn:
-            await _fenced_or_raise(task, producer.begin_transaction())
-            self.in_txn.add(task)
-        return await self._send_with(producer, outputs)
+        return await self._send_in_transaction(self.tasks, self.in_txn, task, outputs)
 
     async def send_changelog(self, partition: int, records: Sequence[Output]) -> Any:
         return await self.send(records, TP(self.settings.routed_topic, partition))
