@@ -91,7 +91,8 @@ async def amain(args: argparse.Namespace) -> int:
         "started_at": started_at, "finished_at": report.now_iso(),
         "scale": {"name": scale.name, "rate": scale.rate, "duration_s": scale.duration_s, "numbers": scale.numbers,
                   "replying": scale.replying, "kills": scale.kills, "partitions": scale.partitions,
-                  "input_partitions": scale.input_partitions, "probe_interval_s": scale.probe_interval_s},
+                  "input_partitions": scale.input_partitions, "probe_interval_s": scale.probe_interval_s,
+                  "send_stamp_skews_s": list(scale.send_stamp_skews_s), "worker_skews_ms": list(scale.worker_skews_ms)},
         "runtime_at_start": runtime_at_start, "guarantees": guarantees, "seed": args.seed, "strict_in_flight": args.strict_in_flight, "notes": notes,
     })
     json_path, md_path = report.write(doc, Path(args.out))

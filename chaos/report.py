@@ -71,6 +71,10 @@ def build(results: list[ScenarioResult], meta: dict[str, Any]) -> dict[str, Any]
     }
 
 
+def _seconds(values: Any) -> str:
+    return " / ".join(f"{v:+g}" for v in values)
+
+
 def markdown(doc: dict[str, Any]) -> str:
     lines = [
         "# Chaos run",
@@ -79,6 +83,10 @@ def markdown(doc: dict[str, Any]) -> str:
         f"({doc['scale']['rate']:,.0f} sends/s for {doc['scale']['duration_s']:.0f} s per scenario, "
         f"{doc['scale']['numbers']:,} numbers, {doc['scale']['replying']} replying), commit {doc.get('commit')}. "
         f"Result: **{'OK' if doc['ok'] else 'FAILED'}**.",
+        *(["", f"Clocks: each send stamped by its producer {_seconds(doc['scale']['send_stamp_skews_s'])} s off the "
+           f"real time (in turn); worker clocks {_seconds([ms / 1000 for ms in doc['scale']['worker_skews_ms']])} s "
+           "off (worker 1, 2, 3). The checker goes by real time."]
+          if doc["scale"].get("send_stamp_skews_s") is not None else []),
         *(["", f"**The worker code (app/) changed during this run** ({doc['runtime_at_start']} at the start, "
            f"{doc['runtime_at_end']} at the end): workers (re)started in between may have run either."]
           if doc.get("runtime_at_start") and doc.get("runtime_at_start") != doc.get("runtime_at_end") else []),
