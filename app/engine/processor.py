@@ -287,7 +287,7 @@ class Processor:
         return False
 
     def release(self) -> dict[TP, list[Output]]:
-        """Decide the held sends whose partition's watermark has passed their time."""
+        """Decide the held sends whose replies are applied (app.engine.reply_gate), in order."""
         by_task: dict[TP, list[Output]] = {}
         for partition, held in self.held.items():
             if not held:
