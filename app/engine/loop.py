@@ -273,14 +273,13 @@ class EngineLoop:
             routed = self.routed_topic
             ready = [r for r in records if (r.topic, r.partition) in assignment
                      and (r.topic != routed or processor.is_open(r.partition))]
-            outbound = self.settings.outbound_topic
-            sends = any(r.topic == outbound for r in ready)
-            if sends or any(r.topic == routed for r in ready):
+            topics = {r.topic for r in ready}
+            sends = self.settings.outbound_topic in topics
+            if sends or routed in topics:
                 # after the fetch: every reply acknowledged before these sends were produced
                 # is below these ends (app.engine.reply_gate)
                 stamp = await self.outputs.log_ends(self.reply_topics)
-            replies = self.reply_topics
-            if not self._replies_moved and any(r.topic in replies for r in ready):
+            if not topics.isdisjoint(self.reply_topics):
                 self._replies_moved = True
             await self.checkpoint.send(processor.process(ready, stamp))
         if sends or self.clock_ms() - self._observed_ms >= self.settings.commit_interval_ms:
