@@ -75,7 +75,7 @@ async def ensure_topics(settings: Settings, *, timeout: float = 30.0) -> None:
 
 async def _check_partitions(admin: AIOKafkaAdminClient, settings: Settings, wanted) -> None:
     strict = strict_topics(settings)
-    for _ in range(20):  # fresh topics can take a moment to show their partitions
+    for _ in range(120):  # fresh topics can take a moment to show their partitions (seconds on a busy broker)
         described = await admin.describe_topics(list(wanted))
         counts = {d["topic"]: len(d.get("partitions") or []) for d in described}
         if all(counts.get(name) for name in wanted):
