@@ -18,7 +18,7 @@ import sys
 import textwrap
 from pathlib import Path
 
-from app.importing import (
+from app.intake.import_file import (
     FORMAT_HELP,
     FORMATS,
     ImportFileError,
@@ -28,7 +28,7 @@ from app.importing import (
     read_optouts,
     render_summary,
 )
-from app.policy_file import PolicyFileError, load_policy
+from app.intake.policy_file import PolicyFileError, load_policy
 from app.runtime.topics import TopologyError, ensure_topics
 from app.settings import get_settings
 

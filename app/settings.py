@@ -83,7 +83,7 @@ class Settings(BaseSettings):
     review_max_pending: int = Field(default=5_000, ge=1, description="Pending review items per table partition; "
                                     "beyond, a reply that needs review is opted out at once (fail closed).")
 
-    # Consent timeline per number and account (app/timeline.py): beyond this many events the
+    # Consent timeline per number and account (app/stream/timeline.py): beyond this many events the
     # earliest few and the latest are kept, with a count of those left out (a flood of STOPs)
     timeline_max_events: int = Field(default=200, ge=20, le=1000)
 

@@ -40,7 +40,7 @@ from pathlib import Path
 
 from confluent_kafka import Producer
 
-from app.listing import CHUNK_KEYS
+from app.reports.optout_listing import CHUNK_KEYS
 from bench import verify
 from bench.config import BENCH_DIR, REPO
 from bench.data import numbers as valid_numbers
@@ -195,10 +195,10 @@ def loop_lag(optouts: int, share: float, work: Path) -> dict:
     import orjson
 
     from app.engine.state import PartitionState
-    from app.routing import partition_for
     from app.runtime.host import Host
     from app.runtime.web.server import HttpServer, make_application
     from app.settings import Settings
+    from app.stream.router import partition_for
 
     settings = Settings(data_dir=work / "lag", partitions=8, viewer_token=VIEWER_TOKEN, web_port=free_port(),
                         kafka_bootstrap_servers="127.0.0.1:1", listing_max_share=share)

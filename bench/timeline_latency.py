@@ -35,12 +35,12 @@ import aiohttp
 import orjson
 from rocksdict import WriteBatch
 
-from app import timeline
 from app.engine.state import PartitionState
-from app.routing import partition_for
 from app.runtime.host import Host
 from app.runtime.web.server import HttpServer, make_application
 from app.settings import Settings
+from app.stream import timeline
+from app.stream.router import partition_for
 
 AREAS = ("212", "312", "415", "617", "646", "718", "773", "917")
 T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)

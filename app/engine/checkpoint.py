@@ -20,7 +20,7 @@
 
 **Coordinates of outputs in the state.** A state change may hold where one of its
 outputs went (a consent timeline entry holds its ``sms.consent`` record's
-partition and offset, :mod:`app.timeline`): the output carries a
+partition and offset, :mod:`app.stream.timeline`): the output carries a
 :class:`~app.records.Receipt`, held by reference in the state value, which the
 producer port fills in when the broker acknowledges the record. State is
 encoded only at step 2, after every output was acknowledged (step 1), and
@@ -39,9 +39,9 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
+from app.engine.inputs import TP, Acked
 from app.engine.ports import OutputPort, SourcePort
 from app.engine.processor import Processor
-from app.engine.records import TP, Acked
 from app.records import Output
 
 STEPS = ("outputs_acked", "changelog_acked", "offsets_committed", "state_stored")

@@ -14,18 +14,18 @@ from typing import Any
 
 from aiokafka.partitioner import murmur2
 
-from app.deciding import Decider
+from app.engine.inputs import TP, Acked, InRecord
 from app.engine.loop import EngineLoop
 from app.engine.ports import Fenced
 from app.engine.processor import Processor
 from app.engine.progress import ProgressProbe
-from app.engine.records import TP, Acked, InRecord
 from app.engine.state import MemoryStores
-from app.policy_file import load_policy
+from app.intake.policy_file import load_policy
 from app.records import Output, dumps, loads
-from app.routing import Router
 from app.settings import Settings
-from app.stats import Stats
+from app.stream.counters import Stats
+from app.stream.decider import Decider
+from app.stream.router import Router
 
 
 class Killed(BaseException):

@@ -30,10 +30,10 @@ import logging
 from collections.abc import Awaitable, Callable
 
 from app.engine.checkpoint import Checkpoint
+from app.engine.inputs import TP
 from app.engine.outage import Outage
 from app.engine.ports import ChangelogPort, Fenced, OutputPort, SourcePort, StoreFactory
 from app.engine.processor import Processor
-from app.engine.records import TP
 from app.engine.state import PartitionState
 from app.settings import Settings
 

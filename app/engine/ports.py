@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Sequence
 from typing import Protocol
 
-from app.engine.records import TP, Acked, InRecord
+from app.engine.inputs import TP, Acked, InRecord
 from app.records import Output
 
 

@@ -8,8 +8,8 @@ in offset order, and the partition keeps being read: the replies that must be
 applied first are behind it. The offset committed for a routed partition never
 passes its oldest held send.
 
-The compliance figures (``GET /stats``, :mod:`app.figures`) are counted here, in one
-place, from the outputs each batch made (:mod:`app.tally`), and added to the state of
+The compliance figures (``GET /stats``, :mod:`app.stream.figures`) are counted here, in one
+place, from the outputs each batch made (:mod:`app.stream.tally`), and added to the state of
 the routed partition that made them, once per batch: they become durable in the same
 checkpoint as the state they describe. Records that end while being routed (dead
 letters, sends with no or an invalid number) have no routed partition: their outcomes
@@ -26,16 +26,16 @@ import zlib
 from collections import deque
 from collections.abc import Callable
 
-from app import figures
-from app.deciding import Decider
-from app.engine.records import TP, InRecord
+from app.engine.inputs import TP, InRecord
 from app.engine.reply_gate import ReplyGate, Stamp
 from app.engine.state import PartitionState
 from app.records import Origin, Output, dead_letter, dumps, loads
-from app.routing import KIND_SEND, Router
 from app.settings import Settings
-from app.stats import Stats
-from app.tally import Tally, Topics, route_outcome
+from app.stream import figures
+from app.stream.counters import Stats
+from app.stream.decider import Decider
+from app.stream.router import KIND_SEND, Router
+from app.stream.tally import Tally, Topics, route_outcome
 
 log = logging.getLogger("app.engine")
 

@@ -10,8 +10,8 @@ report anything and no report can be old, forged or from a skewed clock.
 
 from __future__ import annotations
 
+from app.engine.inputs import TP
 from app.engine.ports import OutputPort, SourcePort
-from app.engine.records import TP
 from app.engine.reply_gate import ReplyGate
 
 

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from collections import deque
 
-from app.engine.records import TP
+from app.engine.inputs import TP
 
 Stamp = dict[TP, int]  # reply partition -> its end offset when the send's batch was fetched
 

@@ -14,17 +14,14 @@ import socket
 import time
 from datetime import UTC, datetime, timedelta
 
-from app import reviewing
-from app.deciding import Decider
+from app.engine.inputs import TP
 from app.engine.loop import EngineLoop
 from app.engine.outage import Outage
 from app.engine.processor import Processor
 from app.engine.progress import ProgressProbe
-from app.engine.records import TP
-from app.metrics import Metrics
-from app.policy_file import load_policy
+from app.intake.policy_file import load_policy
 from app.records import Output
-from app.routing import KIND_REVIEW_EXPIRED, Router, partition_for
+from app.reports.metrics import Metrics
 from app.runtime import quiet_logs
 from app.runtime.assignor import Ownership, make_assignor
 from app.runtime.kafka_ports import (
@@ -37,7 +34,10 @@ from app.runtime.kafka_ports import (
 )
 from app.runtime.rocks import RocksStores
 from app.settings import Settings
-from app.stats import Stats
+from app.stream import review_queue
+from app.stream.counters import Stats
+from app.stream.decider import Decider
+from app.stream.router import KIND_REVIEW_EXPIRED, Router, partition_for
 
 log = logging.getLogger("app.runtime")
 
@@ -231,7 +231,7 @@ class Host:
                 state = self.local_state(partition)
                 if state is None:
                     continue
-                for item in reviewing.expired(state, now)[:1000]:
+                for item in review_queue.expired(state, now)[:1000]:
                     if item["review_id"] not in published:
                         await self.publish(self.router.review_event(KIND_REVIEW_EXPIRED, item))
                         published[item["review_id"]] = now

@@ -1,10 +1,10 @@
-"""`import-optouts`: publish an :class:`~app.importing.ImportPlan` the way `POST /optouts` does.
+"""`import-optouts`: publish an :class:`~app.intake.import_file.ImportPlan` the way `POST /optouts` does.
 
 Each number becomes the routed record ``Router.operator_opt_out`` makes (kind
 ``operator``, key = the E.164 number, explicit partition), published with the
 worker's own idempotent producer (``KafkaOutputs``: acks=all, idempotence, one
 record batch per partition per call) and every delivery awaited. The message
-id is deterministic (:func:`app.importing.import_message_id`), so a second
+id is deterministic (:func:`app.intake.import_file.import_message_id`), so a second
 import of the same file is a replay the decider drops: no state change, no
 consent record.
 
@@ -27,15 +27,15 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
+from app.engine.inputs import TP
 from app.engine.ports import DeliveryError
-from app.engine.records import TP
-from app.importing import ImportPlan, import_message_id, import_reason, import_requested_by
+from app.intake.import_file import ImportPlan, import_message_id, import_reason, import_requested_by
 from app.records import Output, loads
-from app.routing import Router
 from app.runtime.kafka_ports import KafkaOutputs, bootstrap
 from app.runtime.topics import ensure_topics
 from app.settings import Settings
-from app.stats import Stats
+from app.stream.counters import Stats
+from app.stream.router import Router
 
 CHUNK = 8192  # records per producer call: one batch per partition, up to 512 KiB each
 IN_FLIGHT = 4  # producer calls awaiting their acknowledgements at once

@@ -18,9 +18,9 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListen
 from aiokafka.errors import InvalidProducerEpoch, InvalidProducerIdMapping, KafkaError, ProducerFenced
 from aiokafka.partitioner import murmur2
 
+from app.engine.inputs import TP, Acked, InRecord
 from app.engine.loop import EngineLoop
 from app.engine.ports import DeliveryError, Fenced
-from app.engine.records import TP, Acked, InRecord
 from app.records import Output
 from app.runtime.topics import wanted_topics
 from app.settings import Settings

@@ -6,7 +6,7 @@ built: only the routes below exist.
     GET  /health            GET  /stats
     GET  /optouts/{number}  POST /optouts
     GET  /  (the dashboard: app/runtime/web/dashboard.py)
-    GET  /metrics  GET /livez  GET /readyz  (app/runtime/web/stats.py, probes.py)
+    GET  /metrics  GET /livez  GET /readyz  (app/runtime/web/stats_api.py, probes.py)
 
 Every other path is a JSON 404, every other method a JSON 405; requests aiohttp
 cannot parse get a JSON 400 (:class:`JsonErrorRequestHandler`).
@@ -22,7 +22,17 @@ import aiohttp
 import mode
 from aiohttp import web
 
-from app.runtime.web import dashboard, evidence, listing, operator, probes, reviews, stats, timeline, views
+from app.runtime.web import (
+    dashboard,
+    evidence_api,
+    operator_api,
+    optouts_api,
+    probes,
+    reviews_api,
+    stats_api,
+    timeline_api,
+    views,
+)
 from app.runtime.web.errors import MAX_BODY_BYTES, JsonErrorRequestHandler, json_errors
 
 if TYPE_CHECKING:
@@ -35,14 +45,14 @@ MAX_HEADERS = 100
 def make_application(host: Host) -> web.Application:
     app = web.Application(middlewares=[json_errors], client_max_size=MAX_BODY_BYTES)
     views.register(app, host)
-    operator.register(app, host)
-    reviews.register(app, host)
-    stats.register(app, host)  # GET /stats, GET /metrics
+    operator_api.register(app, host)
+    reviews_api.register(app, host)
+    stats_api.register(app, host)  # GET /stats, GET /metrics
     probes.register(app, host)  # GET /livez, GET /readyz
-    timeline.register(app, host)
-    evidence.register(app, host)  # GET /evidence
+    timeline_api.register(app, host)
+    evidence_api.register(app, host)  # GET /evidence
     dashboard.register(app, host)
-    listing.register(app, host)
+    optouts_api.register(app, host)
     return app
 
 

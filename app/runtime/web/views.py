@@ -1,4 +1,4 @@
-"""`GET /health`, `GET /optouts/{number}` (`GET /stats` is in :mod:`app.runtime.web.stats`)."""
+"""`GET /health`, `GET /optouts/{number}` (`GET /stats` is in :mod:`app.runtime.web.stats_api`)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """The Prometheus alert rules and the Grafana dashboard in ops/ load, and every metric they
-name is one the worker's GET /metrics exposes (app/metrics.py's registry)."""
+name is one the worker's GET /metrics exposes (app/reports/metrics.py's registry)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 
 import yaml
 
-from app.metrics import Metrics
+from app.reports.metrics import Metrics
 
 OPS = Path(__file__).resolve().parents[3] / "ops"
 NAME = re.compile(r"\b(?:sms_optout_[a-z0-9_]+|process_[a-z0-9_]+)\b")

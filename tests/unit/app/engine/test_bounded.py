@@ -51,7 +51,7 @@ def traffic(d: Driver, round_: int) -> None:
         number = NUMBERS[i % len(NUMBERS)]
         d.send(f"s{round_}-{i}", number, partition=i % parts)
         if i % 10 == 0:
-            # (no reply for review: each queued review item is a key of its own, app/reviewing.py)
+            # (no reply for review: each queued review item is a key of its own, app/stream/review_queue.py)
             body = ("STOP", "START", "HELP", "Stop", "thanks")[(i // 10 + round_) % 5]
             d.reply(f"r{round_}-{i}", number, body, partition=(i // 10) % parts)
 

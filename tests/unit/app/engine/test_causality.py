@@ -13,10 +13,10 @@ from datetime import timedelta
 import pytest
 
 from app.engine.driver import Driver, Killed, MemoryChangelog, MemoryOutputs
+from app.engine.inputs import TP
 from app.engine.loop import FENCED_LIVENESS_MS
-from app.engine.records import TP
 from app.records import dumps
-from app.routing import Router, partition_for
+from app.stream.router import Router, partition_for
 from tests.unit.app.engine.scenario import outcomes
 
 A = "+14155550101"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from app.engine.driver import Driver
-from app.engine.records import TP
+from app.engine.inputs import TP
 from tests.unit.app.engine.scenario import NUMBERS, feed, final_states, outcomes
 
 A, B = NUMBERS[0], NUMBERS[1]

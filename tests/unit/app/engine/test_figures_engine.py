@@ -1,4 +1,4 @@
-"""The compliance figures kept in the partitions' state (app/figures.py), counted by the
+"""The compliance figures kept in the partitions' state (app/stream/figures.py), counted by the
 processor from the outputs: they equal what is on the output topics, survive a restart
 (with the state kept or wiped: recovered from the changelog), and a kill at any step of
 the checkpoint neither loses nor doubles a count under exactly-once."""
@@ -9,10 +9,10 @@ from collections import Counter
 
 import pytest
 
-from app import figures
 from app.engine.checkpoint import STEPS
 from app.engine.driver import Driver, Killed
 from app.engine.state import PartitionState
+from app.stream import figures
 
 NUMBERS = [f"+1415555{n:04d}" for n in range(100, 130)]
 

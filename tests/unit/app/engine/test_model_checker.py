@@ -26,7 +26,7 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, pr
 
 from app.engine.checkpoint import STEPS
 from app.engine.driver import Driver, Killed, MemoryBroker
-from app.engine.records import TP
+from app.engine.inputs import TP
 from app.settings import Settings
 
 EXAMPLES = int(os.environ.get("MODEL_CHECK_EXAMPLES", "40"))

@@ -7,14 +7,14 @@ from __future__ import annotations
 
 import pytest
 
-from app import timeline
 from app.engine.checkpoint import STEPS
 from app.engine.driver import Driver, Killed
-from app.engine.records import TP
+from app.engine.inputs import TP
 from app.records import loads
 from app.settings import Settings
+from app.stream import timeline
 from tests.unit.app.engine.scenario import NUMBERS, feed
-from tests.unit.app.engine.test_kill_replay import run_with_kill
+from tests.unit.app.engine.test_checkpoint import run_with_kill
 
 
 def histories(d: Driver) -> dict[bytes, dict]:

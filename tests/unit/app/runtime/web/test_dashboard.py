@@ -197,12 +197,12 @@ def test_the_data_answer_and_its_audit_record(fake):
 
 
 def test_review_items_are_shown_masked_and_counted_in_the_audit(fake):
-    from app import reviewing
-    from tests.unit.app.runtime.web.test_reviews import item
+    from app.stream import review_queue
+    from tests.unit.app.runtime.web.test_reviews_api import item
 
     fake.table.clear()
     try:
-        assert reviewing.enqueue(fake.table, item(NUMBER, "r-dash-1", 1_000), 100)
+        assert review_queue.enqueue(fake.table, item(NUMBER, "r-dash-1", 1_000), 100)
         fake.published.clear()
         panels = html(get("/dashboard/panels", viewer()))
         assert "*******0171" in panels and NUMBER not in panels and "stop this bill" in panels

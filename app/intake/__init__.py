@@ -1,0 +1,1 @@
+"""Consent data from outside the stream: opt-out imports, keyword configuration files."""

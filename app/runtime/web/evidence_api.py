@@ -1,0 +1,292 @@
+"""`GET /evidence?number=&account=` and `GET /evidence?since=&until=[&account=]`: the
+evidence packet, a zip (:mod:`app.evidence`; docs/evidence_packet.md).
+
+- **A number**: its timeline for the account (``account``, default ``default``), read from
+  its table partition; a worker that does not hold it forwards the request to the one that
+  does (which makes the zip) and passes the zip on.
+- **A period** (``since`` <= event time < ``until``, ISO 8601 with a time zone, at most
+  :data:`MAX_PERIOD_DAYS` days): every number (of ``account``, or of every account) with a
+  consent event dated in the period, with those events. Each worker scans the timeline keys
+  of the partitions it holds (:meth:`app.engine.ports.StorePort.scan`, :data:`CHUNK_KEYS` keys
+  per read, resting between reads so the scan takes at most ``OPTOUT_LISTING_MAX_SHARE`` of
+  the event loop's time, so processing goes on), the one asked
+  gathers the others' parts; a partition nobody can read makes the answer 503, never a
+  partial packet. More than :data:`MAX_NUMBERS` numbers is a 413: ask for a shorter period
+  or one account.
+
+Needs the viewer (or admin) token; audited with the number of numbers in the packet.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import aiohttp
+from aiohttp import web
+
+from app.domain.numbers import NumberStatus, parse_recipient
+from app.intake.policy_file import PolicyFileError, load_policy
+from app.reports import evidence_packet
+from app.runtime.web import access
+from app.runtime.web.access import Grant, Role
+from app.runtime.web.errors import error_response
+from app.runtime.web.timeline_api import BadTime, parse_time, read_timeline
+from app.runtime.web.views import json_answer
+from app.stream import timeline
+from schemas.inbound import MAX_ACCOUNT_CHARS, bounded_id
+
+if TYPE_CHECKING:
+    from app.runtime.host import Host
+
+MAX_PERIOD_DAYS = 366
+MAX_NUMBERS = 5_000  # timelines in one packet
+MAX_EVENTS = 50_000  # events in one packet (an event is ~0.5 KB of JSON; at most 4.4 KB)
+CHUNK_KEYS = 256
+HISTORY_SUFFIX = b"|history"
+_rebuilt: dict[str, dict[str, dict] | None] = {}  # config id -> its keyword sets (None: cannot be rebuilt)
+
+
+class TooMany(Exception):
+    pass
+
+
+class Moved(Exception):
+    """A partition was revoked (or is recovering again) while it was read."""
+
+
+def _keyword_sets_of(config: dict) -> dict[str, dict] | None:
+    """The keyword sets a recorded configuration makes with the running code (cached)."""
+    cid = config["config_id"]
+    if cid in _rebuilt:
+        return _rebuilt[cid]
+    sets = None
+    if config.get("file") is None:
+        try:
+            sets = evidence_packet.keyword_sets(load_policy(None, config["default_locales"]))
+        except PolicyFileError:
+            sets = None
+    elif config.get("text") is not None:
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / "keywords.toml"
+            path.write_text(config["text"], encoding="utf-8")
+            try:
+                sets = evidence_packet.keyword_sets(load_policy(path, config["default_locales"]))
+            except PolicyFileError:
+                sets = None
+    if len(_rebuilt) >= timeline.MAX_CONFIGS * 2:
+        _rebuilt.clear()
+    _rebuilt[cid] = sets
+    return sets
+
+
+class Gathered:
+    """Timelines gathered for a packet, within its bounds."""
+
+    def __init__(self) -> None:
+        self.timelines: list[dict] = []
+        self.events = 0
+
+    def add(self, line: dict) -> None:
+        self.events += len(line["events"])
+        self.timelines.append(line)
+        if len(self.timelines) > MAX_NUMBERS or self.events > MAX_EVENTS:
+            raise TooMany()
+
+
+async def _scan_partition(host: Host, partition: int, account: str | None, since: datetime, until: datetime,
+                          found: Gathered) -> None:
+    """The timelines of the partition's numbers with events in the period, added to ``found``.
+    Read chunk by chunk, resting between chunks so that the scan takes at most
+    ``OPTOUT_LISTING_MAX_SHARE`` of the event loop's time (as the listings do)."""
+    key_account = host.decider.state_account(account) if account is not None else None
+    share = float(getattr(host.settings, "listing_max_share", 0.25))
+    after = None
+    while True:
+        table = host.local_state(partition)
+        if table is None:
+            raise Moved()
+        began = time.perf_counter()
+        pairs = table.store.scan(after, CHUNK_KEYS, b"+")
+        for key, _ in pairs:
+            if not key.endswith(HISTORY_SUFFIX):
+                continue
+            number, _, rest = key.decode("utf-8", "replace").partition("|")
+            owner_account = rest[: -len("|history")]
+            if key_account is not None and owner_account != key_account:
+                continue
+            history = timeline.read_history(table.get, number, owner_account) or {}
+            events = evidence_packet.in_period(history.get("events") or (), since, until)
+            if not events:
+                continue
+            state = host.decider.lookup(table, number, owner_account)
+            suppressed = table.get(timeline.suppressed_key(number, owner_account))
+            found.add(timeline.answer(number, account or owner_account, state.to_json() if state else None,
+                                         {**history, "events": events}, suppressed, None,
+                                         scope=host.settings.scope))
+        if len(pairs) < CHUNK_KEYS:
+            return
+        after = pairs[-1][0]
+        busy = time.perf_counter() - began
+        await asyncio.sleep(busy * (1 - share) / share if share < 1 else 0)  # processing goes on meanwhile
+
+
+def _configs(table: Any) -> list[dict]:
+    return timeline.remembered_configs(table)
+
+
+def register(app: web.Application, host: Host) -> None:
+    settings = host.settings
+
+    def make_zip(request: dict, timelines: list[dict], configs: list[dict]) -> bytes:
+        running_config = host.decider.keyword_config
+        running = (running_config, _running_sets())
+        seen = {running_config["config_id"]}
+        recorded = []
+        for config in configs:
+            if config["config_id"] not in seen:
+                seen.add(config["config_id"])
+                recorded.append((config, _keyword_sets_of(config)))
+        keywords = evidence_packet.resolve_keywords(evidence_packet.keyword_ids(timelines), running, recorded)
+        return evidence_packet.packet(request, timelines, keywords, running_config,
+                                      evidence_packet.settings_view(settings),
+                                      datetime.now(UTC), host.worker_id)
+
+    cache: dict[str, dict[str, dict]] = {}
+
+    def _running_sets() -> dict[str, dict]:
+        if "running" not in cache:
+            cache["running"] = evidence_packet.keyword_sets(host.decider.policy)
+        return cache["running"]
+
+    def zip_answer(data: bytes) -> web.Response:
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+        return web.Response(body=data, content_type="application/zip",
+                            headers={"Content-Disposition": f'attachment; filename="evidence-{stamp}.zip"'})
+
+    async def of_number(request: web.Request, found: Grant, raw_number: str, account_id: str) -> web.Response:
+        parsed = parse_recipient(raw_number, settings.default_region)
+        if parsed.status in (NumberStatus.MISSING, NumberStatus.UNPARSEABLE):
+            return error_response(400, "invalid_number", "number cannot be read as a phone number")
+        e164 = parsed.e164
+        assert e164 is not None
+        table, answer = await access.at_owner(host, request, found, e164, lambda owner: _forward(
+            owner, {"number": e164, "account": account_id},
+            access.forward_headers(settings, found, "GET", "/evidence"), binary=True))
+        if answer is not None:
+            return answer
+        line = read_timeline(host, table, e164, account_id, None)
+        data = make_zip({"number": e164, "account": account_id}, [line], _configs(table))
+        if not await access.audit(host, request, found, 1):
+            return access.audit_failed()
+        return zip_answer(data)
+
+    async def of_period(request: web.Request, found: Grant, since: datetime, until: datetime,
+                        account: str | None) -> web.Response:
+        gathered = Gathered()
+        configs: list[dict] = []
+        covered: list[int] = []
+        try:
+            for partition in range(settings.partitions):
+                table = host.local_state(partition)
+                if table is None:
+                    continue
+                await _scan_partition(host, partition, account, since, until, gathered)
+                configs += _configs(table)
+                covered.append(partition)
+        except Moved:
+            return error_response(503, "unavailable", "a partition moved to another worker while it was read; "
+                                  "try again")
+        except TooMany:
+            if found.forwarded:
+                return json_answer({"too_many": True, "timelines": [], "configs": [], "partitions": covered})
+            return _too_many()
+        if found.forwarded:
+            return json_answer({"too_many": False, "timelines": gathered.timelines, "configs": configs,
+                                "partitions": covered})
+        others = {url for p, url in host.ownership.owners.items() if p not in covered and url != settings.web_url}
+        params = {"since": since.isoformat(), "until": until.isoformat(), **({"account": account} if account else {})}
+        headers = access.forward_headers(settings, found, "GET", "/evidence")
+        try:
+            async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=120)) as session:
+                parts = await asyncio.gather(*(_ask(session, url, params, headers) for url in sorted(others)))
+        except (aiohttp.ClientError, TimeoutError, ValueError, KeyError) as exc:
+            return error_response(503, "unavailable", f"a worker holding timelines did not answer "
+                                  f"({type(exc).__name__})")
+        try:
+            for part in parts:
+                if part.get("too_many"):
+                    raise TooMany()
+                for line in part["timelines"]:
+                    gathered.add(line)
+                configs += part["configs"]
+                covered += part["partitions"]
+        except TooMany:
+            return _too_many()
+        missing = sorted(set(range(settings.partitions)) - set(covered))
+        if missing:
+            return error_response(503, "unavailable", f"partitions {missing} are not ready on any worker yet")
+        timelines = gathered.timelines
+        timelines.sort(key=lambda t: (t["number"], t["account_id"]))
+        data = make_zip({"since": since.isoformat(), "until": until.isoformat(), "account": account}, timelines,
+                        configs)
+        if not await access.audit(host, request, found, len(timelines)):
+            return access.audit_failed()
+        return zip_answer(data)
+
+    async def packet(request: web.Request) -> web.Response:
+        found = access.grant(request, settings, Role.VIEWER)
+        if isinstance(found, web.Response):
+            return found
+        query = request.query
+        account_text = query.get("account")
+        if account_text is not None and not account_text:
+            return error_response(400, "invalid_account", "account must not be empty")
+        account = bounded_id(account_text, MAX_ACCOUNT_CHARS) if account_text else None
+        number = query.get("number")
+        period = "since" in query or "until" in query
+        if (number is None) == (not period):
+            return error_response(400, "invalid_request", "ask for number= (with account=) or for since= and until=")
+        if number is not None:
+            return await of_number(request, found, number, account or "default")
+        try:
+            since = parse_time(query.get("since", ""), "since")
+            until = parse_time(query.get("until", ""), "until")
+        except BadTime as exc:
+            return error_response(400, "invalid_period", str(exc))
+        if since >= until:
+            return error_response(400, "invalid_period", "since must be before until")
+        if until - since > timedelta(days=MAX_PERIOD_DAYS):
+            return error_response(400, "invalid_period", f"a period is at most {MAX_PERIOD_DAYS} days")
+        return await of_period(request, found, since, until, account)
+
+    app.router.add_get("/evidence", packet)
+
+
+def _too_many() -> web.Response:
+    return error_response(413, "too_many_numbers", f"more than {MAX_NUMBERS} numbers or {MAX_EVENTS} events in "
+                          "this period: ask for a shorter period, or for one account")
+
+
+async def _ask(session: aiohttp.ClientSession, url: str, params: dict, headers: dict) -> dict:
+    async with session.get(f"{url}/evidence", params=params, headers=headers) as resp:
+        if resp.status != 200:
+            raise ValueError(f"status {resp.status}")
+        return await resp.json()
+
+
+async def _forward(owner: str, params: dict[str, str], headers: dict[str, str], binary: bool) -> web.Response:
+    try:
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as session, \
+                session.get(f"{owner}/evidence", params=params, headers=headers) as resp:
+            if resp.status == 200 and binary:
+                return web.Response(body=await resp.read(), content_type="application/zip", headers={
+                    "Content-Disposition": resp.headers.get("Content-Disposition", "attachment")})
+            return json_answer(await resp.json(), status=resp.status)
+    except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
+        return error_response(503, "unavailable",
+                              f"the worker holding this number did not answer ({type(exc).__name__})")

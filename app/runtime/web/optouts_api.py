@@ -1,0 +1,313 @@
+"""`GET /optouts` (a page of opted-out numbers) and `GET /optouts.csv` (all of them, streamed).
+
+Both cover every partition on every worker, in the order ``(partition, key)``: a worker
+reads the partitions it holds from its store, a few hundred keys at a time
+(:func:`app.reports.optout_listing.scan_chunk`), resting between reads so that one listing takes at
+most ``listing_max_share`` (default 25 %) of the event loop's time: the engine in the
+same process keeps deciding sends between any two reads. It asks the worker holding any other
+partition for it (``access.forward_headers``; a forwarded request answers one
+partition, the one its cursor names). A partition that is not available anywhere is a
+503 (the listing), never a partial page; the export checks every partition has a
+holder before it starts, waits for one that moves while it runs, and if one stays away
+it breaks the connection rather than ending the file as if it were complete.
+
+Viewer token; numbers masked to their last 4 digits unless the admin asks ``mask=0``.
+Every answer is audited with the count of numbers it returned (the export once, at its
+end: if the record cannot be written, the file is cut short). Both read the *stored*
+state: a change shows once its checkpoint is stored (~100 ms).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import aiohttp
+from aiohttp import web
+
+from app.reports.optout_listing import (
+    CHUNK_KEYS,
+    DEFAULT_LIMIT,
+    MAX_LIMIT,
+    MAX_SCANNED_PER_PAGE,
+    BadParameter,
+    Cursor,
+    Filters,
+    csv_header,
+    csv_rows,
+    cursor_secret,
+    decode_cursor,
+    parse_filters,
+    parse_limit,
+    parse_mask,
+    scan_chunk,
+    shown,
+)
+from app.runtime.web import access
+from app.runtime.web.access import Grant, Role
+from app.runtime.web.errors import error_response
+from app.runtime.web.views import json_answer
+
+if TYPE_CHECKING:
+    from app.runtime.host import Host
+
+log = logging.getLogger("app.runtime.web")
+
+FILTERS = ("account", "source", "since", "until")
+MAX_EXPORT_ROWS = 100_000_000
+EXPORT_WAIT_S = 30.0  # how long the export waits for a partition that moved to be served again
+FORWARD_TIMEOUT_S = 15.0
+LATE_S = 0.002  # a rest that ends later than this: the event loop is busy
+BACK_OFF = 4.0  # ... then rest this many times as long again
+MAX_BACK_OFF_S = 0.05
+
+
+class Unavailable(Exception):
+    """A partition is held by no worker that answers now."""
+
+
+@dataclass(slots=True)
+class Page:
+    entries: list[dict]  # as shown to the caller (masked or not)
+    after: bytes | None  # where the partition goes on
+    done: bool  # the partition has nothing after the entries
+    scanned: int
+
+
+def _bad(exc: BadParameter) -> web.Response:
+    return error_response(400, exc.code, exc.detail)
+
+
+def register(app: web.Application, host: Host) -> None:
+    settings = host.settings
+    partitions = settings.partitions
+    secret = cursor_secret(*(t.get_secret_value() if t is not None else None
+                             for t in (settings.admin_token, settings.viewer_token)))
+
+    async def rest(busy_s: float) -> None:
+        """The engine loop's turn after ``busy_s`` of work: a rest long enough that a listing
+        takes at most ``listing_max_share`` of the loop's time (at least one turn). Waking up
+        late means the loop had other work (or the machine is short of CPU): the listing then
+        rests longer still, so it backs off when sends need the worker most."""
+        share = settings.listing_max_share
+        pause = busy_s * (1 - share) / share if share < 1 else 0.0
+        began = time.perf_counter()
+        await asyncio.sleep(pause)
+        late = time.perf_counter() - began - pause
+        if late > LATE_S:
+            await asyncio.sleep(min(BACK_OFF * late, MAX_BACK_OFF_S))
+
+    async def local_page(partition: int, after: bytes | None, filters: Filters, want: int, budget: int,
+                         masked: bool) -> Page | None:
+        """Read the partition here, chunk by chunk; None if this worker does not hold it."""
+        entries: list[dict] = []
+        scanned = 0
+        while True:
+            state = host.local_state(partition)
+            if state is None:
+                if scanned == 0:
+                    return None
+                raise Unavailable  # moved while it was read: the caller asks again from a cursor
+            began = time.perf_counter()
+            try:
+                chunk = scan_chunk(state.store, after, filters, want - len(entries))
+            except Exception as exc:  # noqa: BLE001 - the store was closed meanwhile (a rebalance)
+                raise Unavailable from exc
+            entries += [shown(e, masked) for e in chunk.entries]
+            scanned += chunk.scanned
+            after = chunk.last_key
+            await rest(time.perf_counter() - began)
+            if chunk.exhausted or len(entries) >= want or scanned >= budget:
+                return Page(entries, after, chunk.exhausted, scanned)
+
+    async def remote_page(session: aiohttp.ClientSession, found: Grant, query: Mapping[str, str], partition: int,
+                          after: bytes | None, filters: Filters, want: int, masked: bool) -> Page:
+        owner = host.ownership.owners.get(partition)
+        if owner is None or owner == settings.web_url or found.forwarded:
+            raise Unavailable
+        params = {k: query[k] for k in FILTERS if k in query}
+        params.update(limit=str(want), cursor=Cursor(partition, after).encode(filters, secret),
+                      mask="1" if masked else "0")
+        headers = access.forward_headers(settings, found, "GET", "/optouts")
+        try:
+            async with session.get(f"{owner}/optouts", params=params, headers=headers) as resp:
+                if resp.status != 200:
+                    raise Unavailable
+                body = await resp.json()
+            items, next_cursor, scanned = body["items"], body["next_cursor"], int(body["scanned"])
+            if not isinstance(items, list) or len(items) > want or not all(isinstance(i, dict) for i in items):
+                raise Unavailable
+            if next_cursor is None:
+                return Page(items, None, True, scanned)
+            moved = decode_cursor(next_cursor, filters, partitions, secret)
+        except (aiohttp.ClientError, TimeoutError, ValueError, KeyError, TypeError) as exc:
+            raise Unavailable from exc
+        if moved.partition != partition or moved.after is None or (after is not None and moved.after <= after):
+            raise Unavailable  # an answer that does not go forward
+        return Page(items, moved.after, False, max(scanned, 1))
+
+    async def page_of(sessions: _Sessions, found: Grant, query: Mapping[str, str], cursor: Cursor,
+                      filters: Filters, want: int, budget: int, masked: bool) -> Page:
+        page = await local_page(cursor.partition, cursor.after, filters, want, budget, masked)
+        if page is not None:
+            return page
+        return await remote_page(sessions.get(), found, query, cursor.partition, cursor.after, filters, want, masked)
+
+    def parameters(request: web.Request, found: Grant,
+                   most: int) -> tuple[Filters, int, bool, Cursor | None] | web.Response:
+        query = request.query
+        try:
+            filters = parse_filters(query)
+            limit = parse_limit(query["limit"], most) if "limit" in query else most
+            masked = parse_mask(query.get("mask"))
+            cursor = decode_cursor(query["cursor"], filters, partitions, secret) if "cursor" in query else None
+        except BadParameter as exc:
+            return _bad(exc)
+        if not masked and found.role is not Role.ADMIN:
+            return error_response(403, "forbidden", "mask=0 needs the admin token")
+        return filters, limit, masked, cursor
+
+    async def listing(request: web.Request) -> web.Response:
+        found = access.grant(request, settings, Role.VIEWER)
+        if isinstance(found, web.Response):
+            return found
+        asked = parameters(request, found, MAX_LIMIT)
+        if isinstance(asked, web.Response):
+            return asked
+        filters, limit, masked, cursor = asked
+        if "limit" not in request.query:
+            limit = DEFAULT_LIMIT
+        if found.forwarded:  # another worker asks for one partition: the one its cursor names
+            if cursor is None:
+                return _bad(BadParameter("invalid_cursor", "a forwarded listing names its partition by a cursor"))
+            try:
+                page = await local_page(cursor.partition, cursor.after, filters, limit, MAX_SCANNED_PER_PAGE, masked)
+            except Unavailable:
+                page = None
+            if page is None:
+                return error_response(503, "unavailable", "the partition is not held here now")
+            return json_answer({"items": page.entries, "scanned": page.scanned,
+                                "next_cursor": None if page.done else Cursor(cursor.partition, page.after).encode(
+                                    filters, secret)})
+        items: list[dict] = []
+        position: Cursor | None = cursor or Cursor(0)
+        budget = MAX_SCANNED_PER_PAGE
+        async with _Sessions() as sessions:
+            while position is not None and len(items) < limit and budget > 0:
+                try:
+                    page = await page_of(sessions, found, request.query, position, filters, limit - len(items),
+                                         budget, masked)
+                except Unavailable:
+                    return error_response(503, "unavailable", f"partition {position.partition} is not available on "
+                                          "any worker now (a rebalance?); ask again with the same cursor")
+                items += page.entries
+                budget -= page.scanned
+                position = _next(position.partition, page, partitions)
+        if not await access.audit(host, request, found, len(items)):
+            return access.audit_failed()
+        return json_answer({"items": items, "next_cursor": position.encode(filters, secret) if position else None,
+                            "masked": masked, "count": len(items)})
+
+    async def export(request: web.Request) -> web.StreamResponse:
+        found = access.grant(request, settings, Role.VIEWER)
+        if isinstance(found, web.Response):
+            return found
+        asked = parameters(request, found, MAX_EXPORT_ROWS)
+        if isinstance(asked, web.Response):
+            return asked
+        filters, most, masked, cursor = asked  # limit: at most this many rows (default: all)
+        missing = [p for p in range(partitions) if host.local_state(p) is None
+                   and host.ownership.owners.get(p) in (None, settings.web_url)]
+        if missing:
+            return error_response(503, "unavailable", f"partitions {missing} are not available on any worker now "
+                                  "(a rebalance?); try again")
+        resp = web.StreamResponse(headers={
+            "Content-Type": "text/csv; charset=utf-8",
+            "Content-Disposition": 'attachment; filename="optouts.csv"',
+            "Cache-Control": "no-store",
+        })
+        await resp.prepare(request)
+        await resp.write(csv_header().encode())
+        count, status = 0, 503
+        position: Cursor | None = cursor or Cursor(0)
+        try:
+            async with _Sessions() as sessions:
+                while position is not None and count < most:
+                    here = host.local_state(position.partition) is not None  # then a chunk at a time
+                    page = await _patiently(page_of, sessions, found, request.query, position, filters,
+                                            min(CHUNK_KEYS if here else MAX_LIMIT, most - count),
+                                            MAX_SCANNED_PER_PAGE, masked)
+                    if page.entries:
+                        began = time.perf_counter()
+                        text = csv_rows(page.entries).encode()
+                        await rest(time.perf_counter() - began)
+                        await resp.write(text)
+                    count += len(page.entries)
+                    position = _next(position.partition, page, partitions)
+            status = 200
+        except Unavailable:
+            log.warning("export cut short after %d entries: a partition is not available on any worker", count)
+        except (ConnectionError, asyncio.CancelledError):
+            status = 499  # the client went away: what it was sent is recorded all the same
+            raise
+        finally:
+            recorded = await _shielded_audit(host, request, found, count, status)
+        if status == 200 and recorded:
+            await resp.write_eof()
+            return resp
+        if status == 200:
+            log.warning("export cut short: its audit record was not acknowledged")
+        raise ConnectionResetError("export incomplete")  # the connection breaks: the file is not complete
+
+    app.router.add_get("/optouts", listing, allow_head=False)
+    app.router.add_get("/optouts.csv", export, allow_head=False)
+
+
+def _next(partition: int, page: Page, partitions: int) -> Cursor | None:
+    if not page.done:
+        return Cursor(partition, page.after)
+    return Cursor(partition + 1) if partition + 1 < partitions else None
+
+
+async def _patiently(page_of: Any, *args: Any) -> Page:
+    """A page, waiting up to ``EXPORT_WAIT_S`` for a partition that is moving between workers."""
+    deadline = time.monotonic() + EXPORT_WAIT_S
+    while True:
+        try:
+            return await page_of(*args)
+        except Unavailable:
+            if time.monotonic() > deadline:
+                raise
+            await asyncio.sleep(0.5)
+
+
+async def _shielded_audit(host: Host, request: web.Request, found: Grant, count: int, status: int) -> bool:
+    """The audit record, written even if the request is being cancelled (the client went away)."""
+    task = asyncio.ensure_future(access.audit(host, request, found, count, status))
+    try:
+        return await asyncio.shield(task)
+    except asyncio.CancelledError:
+        return False
+
+
+class _Sessions:
+    """One HTTP client session per request, made only if another worker must be asked."""
+
+    def __init__(self) -> None:
+        self._session: aiohttp.ClientSession | None = None
+
+    def get(self) -> aiohttp.ClientSession:
+        if self._session is None:
+            self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=FORWARD_TIMEOUT_S))
+        return self._session
+
+    async def __aenter__(self) -> _Sessions:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._session is not None:
+            await self._session.close()

@@ -1,0 +1,160 @@
+"""`GET /reviews` and `POST /reviews/{review_id}`: the review queue, for a person to decide.
+
+Listing needs the viewer or admin token, deciding the admin token (items hold numbers
+and message texts); every listing is audited (:mod:`app.runtime.web.access`). A listing covers every
+partition on every worker: a worker answers for the partitions it holds and asks the
+others for theirs; if any partition cannot be read, the answer is 503, never a partial
+page. A decision is published to the partition of the item's number, like a reply, and
+applied there once; there is no decision that opts anyone in.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING
+
+import aiohttp
+from aiohttp import web
+from pydantic import ValidationError
+
+from app.records import loads
+from app.runtime.web import access
+from app.runtime.web.access import Grant, Role
+from app.runtime.web.errors import error_response, read_body
+from app.runtime.web.views import json_answer
+from app.stream import review_queue
+from app.stream.router import KIND_REVIEW_DECISION
+from schemas import ReviewDecision
+from schemas.inbound import MAX_ACCOUNT_CHARS, bounded_id
+
+if TYPE_CHECKING:
+    from app.runtime.host import Host
+
+MAX_LIMIT = 1000
+SHOWN = ("review_id", "account_id", "number", "message_id", "body", "matched", "rule", "event_time", "deadline",
+         "queued_at", "to", "state")
+
+
+def _cursor(text: str | None) -> tuple[int, str] | None | str:
+    """``<deadline ms>~<review id>`` of the last item of the previous page; 'bad' if it is not one."""
+    if not text:
+        return None
+    ms, sep, rid = text.partition("~")
+    if not sep or not ms.isdigit() or len(ms) > 16 or review_queue.partition_of(rid) is None:
+        return "bad"
+    return int(ms), rid
+
+
+def register(app: web.Application, host: Host) -> None:
+    settings = host.settings
+
+    def local_page(account: str | None, after: tuple[int, str] | None, limit: int) -> tuple[list[dict], list[int]]:
+        items, covered = [], []
+        for partition in range(settings.partitions):
+            state = host.local_state(partition)
+            if state is None:
+                continue
+            covered.append(partition)
+            items += review_queue.listing(state, account, after, limit, partition)
+        return items, covered
+
+    async def ask(session: aiohttp.ClientSession, url: str, request: web.Request,
+                  found: Grant) -> tuple[list[dict], list[int]]:
+        params = {k: v for k, v in request.query.items() if k in ("account", "state", "limit", "cursor")}
+        headers = access.forward_headers(settings, found, "GET", "/reviews")
+        async with session.get(f"{url}/reviews", params=params, headers=headers) as resp:
+            body = await resp.json()
+            if resp.status != 200:
+                raise RuntimeError(body.get("error", resp.status))
+            return body["items"], body["partitions"]
+
+    async def listing(request: web.Request) -> web.Response:
+        found = access.grant(request, settings, Role.VIEWER)
+        if isinstance(found, web.Response):
+            return found
+        query = request.query
+        if query.get("state", "pending") != "pending":
+            return error_response(400, "invalid_state", "only state=pending is listed (decided items are in "
+                                  "the consent log)")
+        limit_text = query.get("limit", "100")
+        if not limit_text.isdigit() or not 1 <= int(limit_text) <= MAX_LIMIT:
+            return error_response(400, "invalid_limit", f"limit must be a whole number from 1 to {MAX_LIMIT}")
+        limit = int(limit_text)
+        after = _cursor(query.get("cursor"))
+        if after == "bad":
+            return error_response(400, "invalid_cursor", "cursor must be the next_cursor of a previous page")
+        account = bounded_id(query["account"], MAX_ACCOUNT_CHARS) if query.get("account") else None
+        items, covered = local_page(account, after, limit)  # type: ignore[arg-type]
+        if found.forwarded:
+            return json_answer({"items": items, "partitions": covered})
+        others = {url for p, url in host.ownership.owners.items() if p not in covered and url != settings.web_url}
+        try:
+            async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as session:
+                asked = [ask(session, url, request, found) for url in sorted(others)]
+                for their_items, their_parts in await asyncio.gather(*asked):
+                    items += their_items
+                    covered += their_parts
+        except (aiohttp.ClientError, TimeoutError, ValueError, RuntimeError, KeyError) as exc:
+            return error_response(503, "unavailable", f"a worker holding review items did not answer "
+                                  f"({type(exc).__name__})")
+        missing = sorted(set(range(settings.partitions)) - set(covered))
+        if missing:
+            return error_response(503, "unavailable", f"partitions {missing} are not ready on any worker yet")
+        items.sort(key=lambda item: (item["deadline_ms"], item["review_id"]))
+        page = items[:limit]
+        next_cursor = f"{page[-1]['deadline_ms']}~{page[-1]['review_id']}" if len(items) > limit else None
+        if not await access.audit(host, request, found, len(page)):
+            return access.audit_failed()
+        return json_answer({"items": [{k: item.get(k) for k in SHOWN} for item in page], "next_cursor": next_cursor})
+
+    async def decide(request: web.Request) -> web.Response:
+        found = access.grant(request, settings, Role.ADMIN)
+        if isinstance(found, web.Response):
+            return found
+        rid = request.match_info["review_id"]
+        partition = review_queue.partition_of(rid)
+        if partition is None or partition >= settings.partitions:
+            return error_response(404, "not_found", "no review item has this id")
+        raw = await read_body(request)
+        try:
+            body = ReviewDecision.model_validate(loads(raw))
+        except ValidationError as exc:
+            fields = ReviewDecision.model_fields
+            return error_response(400, "invalid_request", [
+                f"{'.'.join(str(p) if p in fields else '(unknown field)' for p in e['loc']) or '(body)'}: {e['msg']}"
+                for e in exc.errors()])
+        except ValueError as exc:
+            return error_response(400, "invalid_request", f"body is not valid JSON: {exc}")
+        state = host.local_state(partition)
+        if state is None:
+            owner = host.ownership.owners.get(partition)
+            if owner is None or owner == settings.web_url or found.forwarded:
+                return error_response(503, "unavailable", "the partition holding this item is not ready here yet")
+            return await _forward(owner, rid, raw, access.forward_headers(settings, found, "POST", f"/reviews/{rid}"))
+        item = review_queue.get(state, rid)
+        if item is None:
+            return error_response(404, "not_found", "no review item has this id")
+        if item.get("state") != "pending":
+            return json_answer({"status": "already_decided", "review_id": rid, "decision": item.get("decision"),
+                                "decided_by": item.get("decided_by"), "decided_at": item.get("decided_at")})
+        output = host.router.review_event(KIND_REVIEW_DECISION, item, decision=body.decision,
+                                          decided_by=body.decided_by, note=body.note)
+        try:
+            await host.publish(output)
+        except Exception:
+            return error_response(503, "unavailable", "the decision could not be recorded now; try again")
+        return json_answer({"status": "accepted", "review_id": rid, "decision": body.decision}, status=202)
+
+    app.router.add_get("/reviews", listing)
+    app.router.add_post("/reviews/{review_id}", decide)
+
+
+async def _forward(owner: str, rid: str, raw: bytes, headers: dict[str, str]) -> web.Response:
+    try:
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=5)) as session, \
+                session.post(f"{owner}/reviews/{rid}", data=raw, headers={
+                    **headers, "Content-Type": "application/json"}) as resp:
+            return json_answer(await resp.json(), status=resp.status)
+    except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
+        return error_response(503, "unavailable", f"the worker holding this item did not answer "
+                              f"({type(exc).__name__})")

@@ -1,0 +1,1 @@
+"""Per record and batch: routing, deciding, the partition state it writes (the engine calls these)."""
