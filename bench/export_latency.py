@@ -198,7 +198,7 @@ def loop_lag(optouts: int, share: float, work: Path) -> dict:
     from app.runtime.host import Host
     from app.runtime.web.server import HttpServer, make_application
     from app.settings import Settings
-    from app.stream.router import partition_for
+    from app.stream.partitioner import partition_for
 
     settings = Settings(data_dir=work / "lag", partitions=8, viewer_token=VIEWER_TOKEN, web_port=free_port(),
                         kafka_bootstrap_servers="127.0.0.1:1", listing_max_share=share)

@@ -432,7 +432,7 @@ class Bench:
         finally:
             worker.stop()
         # 2. a changelog holding `records` opt-outs, written directly
-        from app.stream.router import partition_for
+        from app.stream.partitioner import partition_for
 
         topo = system.topology("recovery")
         env = system.env(topo, self.bootstrap, self.cfg)

@@ -40,7 +40,7 @@ from app.runtime.host import Host
 from app.runtime.web.server import HttpServer, make_application
 from app.settings import Settings
 from app.stream import timeline
-from app.stream.router import partition_for
+from app.stream.partitioner import partition_for
 
 AREAS = ("212", "312", "415", "617", "646", "718", "773", "917")
 T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)

@@ -12,8 +12,6 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from aiokafka.partitioner import murmur2
-
 from app.engine.inputs import TP, Acked, InRecord
 from app.engine.loop import EngineLoop
 from app.engine.ports import Fenced
@@ -25,6 +23,7 @@ from app.records import Output, dumps, loads
 from app.settings import Settings
 from app.stream.counters import Stats
 from app.stream.decider import Decider
+from app.stream.partitioner import key_hash
 from app.stream.router import Router
 
 
@@ -92,7 +91,7 @@ class MemoryBroker:
 
     def partition_for(self, topic: str, key: bytes | None) -> int:
         count = self.counts[topic]
-        return 0 if key is None else (murmur2(key) & 0x7FFFFFFF) % count
+        return 0 if key is None else key_hash(key) % count
 
     def records(self, topic: str) -> list[Stored]:
         """What a read_committed consumer sees."""

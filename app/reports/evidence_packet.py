@@ -35,12 +35,12 @@ import orjson
 from app.domain.keywords import KeywordSet
 from app.domain.locales import BASE, PACKS
 from app.domain.policy import Policy
+from app.reports.csv_cells import cell
 from app.stream import timeline
 
 PACKET_VERSION = 1
 CSV_COLUMNS = ("number", "account_id", *(f for f in timeline.FIELDS if f != "consent"), "consent_partition",
                "consent_offset")
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 # the settings that decide (app.settings.Settings); never a token
 DECIDING_SETTINGS = ("scope", "default_region", "default_locales", "keywords_file", "provider_optout_codes",
                      "max_body_chars", "max_clock_skew_ms", "review_business_days", "review_expiry",
@@ -220,11 +220,6 @@ def settings_view(settings: Any) -> dict:
 # ------------------------------------------------------------ the files
 
 
-def _cell(value: object) -> str:
-    if value is None:
-        return ""
-    text = value if isinstance(value, str) else orjson.dumps(value).decode() if isinstance(value, dict) else str(value)
-    return "'" + text if text.startswith(_FORMULA_START) else text
 
 
 def timeline_csv(timelines: Sequence[Mapping[str, Any]]) -> str:
@@ -235,9 +230,9 @@ def timeline_csv(timelines: Sequence[Mapping[str, Any]]) -> str:
         for event in line["events"]:
             where = event.get("consent") or {}
             account = event.get("account_id") or line["account_id"]
-            writer.writerow([line["number"], _cell(account),
-                             *(_cell(event.get(f)) for f in CSV_COLUMNS[2:-2]),
-                             _cell(where.get("partition")), _cell(where.get("offset"))])
+            writer.writerow([line["number"], cell(account),
+                             *(cell(event.get(f)) for f in CSV_COLUMNS[2:-2]),
+                             cell(where.get("partition")), cell(where.get("offset"))])
     return out.getvalue()
 
 

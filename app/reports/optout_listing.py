@@ -27,7 +27,9 @@ from datetime import datetime
 
 import orjson
 
+from app.domain.masking import mask
 from app.engine.ports import StorePort
+from app.reports.csv_cells import cell
 from schemas.inbound import MAX_ACCOUNT_CHARS, bounded_id
 
 CHUNK_KEYS = 64  # keys read per store call; the caller rests (gives the event loop back) between calls
@@ -45,7 +47,6 @@ COLUMNS = ("number", "account_id", "opted_out_at", "source", "rule", "matched", 
 CURSOR_VERSION = b"1"
 NONCE_BYTES = 12
 TAG_BYTES = 16
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 class BadParameter(ValueError):
@@ -239,14 +240,9 @@ def entry_of(key: bytes, raw: bytes) -> dict | None:
     }
 
 
-def mask_number(number: str) -> str:
-    """``+14155550100`` -> ``+*******0100``: the last 4 digits only."""
-    digits = number[1:]
-    return "+" + "*" * max(len(digits) - 4, 0) + digits[-4:]
-
 
 def shown(entry: dict, masked: bool) -> dict:
-    return {**entry, "number": mask_number(entry["number"])} if masked else entry
+    return {**entry, "number": mask(entry["number"])} if masked else entry
 
 
 @dataclass(slots=True)
@@ -279,12 +275,6 @@ def scan_chunk(store: StorePort, after: bytes | None, filters: Filters, want: in
 # ---------------------------------------------------------------- CSV
 
 
-def _cell(value: object) -> str:
-    """A CSV cell; text a spreadsheet would take for a formula starts with ``'``."""
-    if value is None:
-        return ""
-    text = str(value)
-    return "'" + text if text.startswith(_FORMULA_START) else text
 
 
 def csv_header() -> str:
@@ -297,5 +287,5 @@ def csv_rows(entries: list[dict]) -> str:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
     for entry in entries:
-        writer.writerow([entry["number"], *(_cell(entry[col]) for col in COLUMNS[1:])])
+        writer.writerow([entry["number"], *(cell(entry[col]) for col in COLUMNS[1:])])
     return out.getvalue()

@@ -37,7 +37,8 @@ from app.settings import Settings
 from app.stream import review_queue
 from app.stream.counters import Stats
 from app.stream.decider import Decider
-from app.stream.router import KIND_REVIEW_EXPIRED, Router, partition_for
+from app.stream.partitioner import partition_for
+from app.stream.router import KIND_REVIEW_EXPIRED, Router
 
 log = logging.getLogger("app.runtime")
 

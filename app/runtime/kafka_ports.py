@@ -8,7 +8,6 @@ upgrade removes one.
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
 import random
 from collections.abc import Sequence
@@ -16,7 +15,6 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import InvalidProducerEpoch, InvalidProducerIdMapping, KafkaError, ProducerFenced
-from aiokafka.partitioner import murmur2
 
 from app.engine.inputs import TP, Acked, InRecord
 from app.engine.loop import EngineLoop
@@ -24,6 +22,7 @@ from app.engine.ports import DeliveryError, Fenced
 from app.records import Output
 from app.runtime.topics import wanted_topics
 from app.settings import Settings
+from app.stream.partitioner import key_hash
 
 log = logging.getLogger("app.runtime")
 
@@ -306,7 +305,7 @@ class KafkaOutputs:
                 if output.key is None:
                     partition = random.choice(partitions)
                 else:
-                    partition = partitions[_key_hash(output.key) % len(partitions)]
+                    partition = partitions[key_hash(output.key) % len(partitions)]
             slot = (output.topic, partition)
             open_batches = batches.setdefault(slot, [])
             if not open_batches or open_batches[-1][0].append(key=output.key, value=output.value,
@@ -431,17 +430,6 @@ async def _hand_over(producer: AIOKafkaProducer, topic: str, partition: int, ite
         mine = [(index, receipt) for b, index, receipt in receipts if b == number] if receipts else None
         out.append((future, topic, partition, count, mine))
     return out
-
-
-@functools.lru_cache(maxsize=65536)
-def _murmur_cached(key: bytes) -> int:
-    return murmur2(key) & 0x7FFFFFFF
-
-
-def _key_hash(key: bytes) -> int:
-    """Kafka's default partitioner hash; cached for short keys (phone numbers: pure-Python
-    murmur2 was 8 % of the worker's CPU), never for long ones (memory stays bounded)."""
-    return _murmur_cached(key) if len(key) <= 32 else murmur2(key) & 0x7FFFFFFF
 
 
 async def _acks(handed: list[tuple[Any, str, int, int, Any]]) -> list[Acked]:

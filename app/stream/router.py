@@ -13,23 +13,21 @@ malformed ones are dead-lettered with the original bytes. No Faust here.
 
 from __future__ import annotations
 
-import sys
 import uuid
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
 import orjson
-from aiokafka.partitioner import murmur2
 from pydantic import ValidationError
 
-from app.domain.bounded_cache import BoundedCache
 from app.domain.decision import check_recipient
 from app.domain.numbers import NumberStatus, parse_number, parse_recipient
 from app.domain.provider_codes import OptOutCodes
 from app.records import Origin, Output, dead_letter, dumps, from_timestamp_ms, iso, loads, utcnow
 from app.settings import Settings
 from app.stream.counters import Stats
+from app.stream.partitioner import partition_for
 from app.stream.suppression import suppressed
 from schemas import InboundReply, OutboundRequest, StatusReceipt
 from schemas.inbound import MAX_ACCOUNT_CHARS, bounded_id
@@ -40,25 +38,6 @@ KIND_OPERATOR = "operator"
 KIND_PROVIDER = "provider"
 KIND_REVIEW_DECISION = "review_decision"  # a person decided a queued reply (POST /reviews/{id})
 KIND_REVIEW_EXPIRED = "review_expired"  # a queued reply's deadline passed undecided
-
-
-def _partition_cost(key: tuple[str, int], value: int) -> int:
-    return 104 + sys.getsizeof(key) + sys.getsizeof(key[0]) + sys.getsizeof(value)
-
-
-# keys are E.164 numbers we normalized (at most 16 characters): ~250 bytes an entry
-_partitions: BoundedCache[tuple[str, int], int] = BoundedCache(65_536, 16 * 1024 * 1024, _partition_cost)
-
-
-def partition_for(number: str, partitions: int) -> int:
-    """Kafka's default (murmur2) partition for the key bytes ``number`` (murmur2 in pure
-    Python costs ~3 µs, so the partitions of recent numbers are kept)."""
-    key = (number, partitions)
-    partition = _partitions.get(key)
-    if partition is None:
-        partition = (murmur2(number.encode()) & 0x7FFFFFFF) % partitions
-        _partitions.put(key, partition)
-    return partition
 
 
 class Router:

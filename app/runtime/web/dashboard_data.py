@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 import aiohttp
 
-from app.runtime.log_mask import mask
+from app.domain.masking import mask
 from app.runtime.web import access
 from app.runtime.web.access import Grant
 

@@ -2,7 +2,7 @@
 
 A client's input is never a reason for a 5xx, and an error never echoes what the
 client sent (its path, query, headers or body): the details are fixed texts, and
-whatever a library says is passed through :func:`app.runtime.log_mask.redact` first,
+whatever a library says is passed through :func:`app.domain.masking.redact` first,
 so no phone number can appear in one.
 
 Three layers: :func:`json_errors` (the middleware: HTTP exceptions, unreadable
@@ -21,7 +21,7 @@ from typing import Any
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError, LineTooLong
 
-from app.runtime.log_mask import redact
+from app.domain.masking import redact
 
 log = logging.getLogger("app.runtime.web")
 

@@ -20,13 +20,13 @@ from typing import TYPE_CHECKING
 import aiohttp
 from aiohttp import web
 
+from app.domain.masking import redact
 from app.engine.inputs import TP
+from app.reports import stats_answer
 from app.reports.metrics import CONTENT_TYPE, Gauges
-from app.runtime.log_mask import redact
 from app.runtime.web.access import FORWARDED
 from app.runtime.web.errors import error_response
 from app.runtime.web.views import json_answer
-from app.stream import figures
 
 if TYPE_CHECKING:
     from app.runtime.host import Host
@@ -53,7 +53,7 @@ def register(app: web.Application, host: Host) -> None:
             return kept[1]
         out: dict[int, dict] = {}
         for partition, state in held.items():
-            out[partition] = figures.read(state, now)
+            out[partition] = stats_answer.read(state, now)
             await asyncio.sleep(0)
         cache.clear()
         cache[key] = (now, out)
@@ -88,13 +88,13 @@ def register(app: web.Application, host: Host) -> None:
         missing = sorted(set(range(settings.partitions)) - set(found))
         if missing:
             return error_response(503, "unavailable", f"partitions {missing} are not ready on any worker yet")
-        merged = figures.empty()
+        merged = stats_answer.empty()
         for partition in sorted(found):
-            figures.merge(merged, found[partition])
+            stats_answer.merge(merged, found[partition])
         now = clock_ms()
         return json_answer({"scope": "cluster", "as_of": datetime.fromtimestamp(now / 1000, UTC).isoformat(),
                             "partitions": {"covered": sorted(found), "count": settings.partitions},
-                            **figures.render(merged, now, label=redact)})
+                            **stats_answer.render(merged, now, label=redact)})
 
     async def metrics(request: web.Request) -> web.Response:
         host.metrics.set_gauges(await gauges(host))
@@ -136,11 +136,11 @@ async def gauges(host: Host) -> Gauges:
                 store = host.stores.open_stores.get(p)
                 if store is not None:
                     g.recovery_remaining += max(0, ends[TP(settings.changelog_topic, p)] - store.changelog_next())
-    review = figures.empty()["review"]
+    review = stats_answer.empty()["review"]
     for partition in range(settings.partitions):
         state = host.local_state(partition)
         if state is not None:
-            figures.merge_review(review, figures.review_summary(state))
+            stats_answer.merge_review(review, stats_answer.review_summary(state))
     g.review_pending = review["pending"]
     if review["oldest_deadline_ms"] is not None:
         g.review_oldest_deadline_s = (review["oldest_deadline_ms"] - now) / 1000

@@ -16,7 +16,8 @@ from app.engine.driver import Driver, Killed, MemoryChangelog, MemoryOutputs
 from app.engine.inputs import TP
 from app.engine.loop import FENCED_LIVENESS_MS
 from app.records import dumps
-from app.stream.router import Router, partition_for
+from app.stream.partitioner import partition_for
+from app.stream.router import Router
 from tests.unit.app.engine.scenario import outcomes
 
 A = "+14155550101"

@@ -12,7 +12,7 @@ import pytest
 from app.engine.checkpoint import STEPS
 from app.engine.driver import Driver, Killed
 from app.engine.state import PartitionState
-from app.stream import figures
+from app.reports import stats_answer
 
 NUMBERS = [f"+1415555{n:04d}" for n in range(100, 130)]
 
@@ -30,10 +30,10 @@ def traffic(d: Driver, round_: int) -> None:
 
 
 def merged(d: Driver) -> dict:
-    out = figures.empty()
+    out = stats_answer.empty()
     for p, store in d.stores.stores.items():
-        out = figures.merge(out, figures.read(PartitionState(p, store), d.clock.ms()))
-    return figures.render(out, d.clock.ms())
+        out = stats_answer.merge(out, stats_answer.read(PartitionState(p, store), d.clock.ms()))
+    return stats_answer.render(out, d.clock.ms())
 
 
 def from_topics(d: Driver) -> dict:

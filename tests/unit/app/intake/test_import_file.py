@@ -23,7 +23,8 @@ from app.records import loads
 from app.settings import Settings
 from app.stream.counters import Stats
 from app.stream.decider import Decider
-from app.stream.router import KIND_OPERATOR, Router, partition_for
+from app.stream.partitioner import partition_for
+from app.stream.router import KIND_OPERATOR, Router
 
 
 def read(data: str | bytes, fmt: str = "csv", **kw):

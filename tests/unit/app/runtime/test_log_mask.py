@@ -11,8 +11,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from app.domain.masking import mask, redact
 from app.runtime import log_mask
-from app.runtime.log_mask import MaskedLogRecord, mask, redact
+from app.runtime.log_mask import MaskedLogRecord
 
 
 @pytest.mark.parametrize(("text", "masked"), [

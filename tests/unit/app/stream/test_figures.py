@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from app.engine.state import MemoryStore, PartitionState
 from app.records import Output, dumps
+from app.reports import stats_answer
 from app.stream import figures, histogram
 from app.stream.histogram import BOUNDS_MS, DAY, FIVE_MINUTES_MS, MINUTE
 from app.stream.tally import OTHER, Tally, Topics, dead_letter_reason, route_outcome
@@ -163,9 +164,9 @@ def test_figures_survive_a_restart_through_the_store() -> None:
     state = PartitionState(0, store)
     figures.add(state, a_tally({"acme": 3}), NOW)
     figures.add(state, a_tally(), NOW + MINUTE)
-    before = figures.read(state, NOW + MINUTE)
+    before = stats_answer.read(state, NOW + MINUTE)
     state.persist(state.pending(), 10)  # the checkpoint's last step
-    reread = figures.read(PartitionState(0, store), NOW + MINUTE)  # a new process, same store
+    reread = stats_answer.read(PartitionState(0, store), NOW + MINUTE)  # a new process, same store
     assert reread == before
     assert reread["totals"]["forwarded"] == 4 and len(reread["minutes"]) == 2 and len(reread["hours"]) == 1
     assert list(reread["days"].values()) == [{"acme": 3}]
@@ -179,7 +180,7 @@ def test_the_keys_kept_are_bounded_whatever_the_time() -> None:
         figures.add(table, a_tally({"acme": 1}), NOW + 3 * DAY + day * DAY)
     keys = {k for k in table if k.startswith(b"__stats__")}
     assert len(keys) <= 1 + figures.MINUTE_SLOTS + figures.HOUR_SLOTS + figures.DAY_SLOTS
-    got = figures.read(table, NOW + 43 * DAY)
+    got = stats_answer.read(table, NOW + 43 * DAY)
     assert len(got["days"]) <= figures.DAYS_KEPT
     assert all(NOW + 43 * DAY - int(t) < DAY for t in got["minutes"])
     assert all(NOW + 43 * DAY - int(t) < figures.HOUR_SLOTS * 3600_000 for t in got["hours"])
@@ -190,11 +191,11 @@ def test_accounts_per_partition_and_day_are_capped_the_rest_folded() -> None:
     accounts = {f"acct-{i}": 1 for i in range(figures.MAX_ACCOUNTS_PER_DAY + 50)}
     figures.add(table, a_tally(accounts), NOW)
     figures.add(table, a_tally({"acct-0": 5, "late-newcomer": 2}), NOW)
-    day = next(iter(figures.read(table, NOW)["days"].values()))
+    day = next(iter(stats_answer.read(table, NOW)["days"].values()))
     assert len(day) == figures.MAX_ACCOUNTS_PER_DAY + 1
     assert day[OTHER] == 50 + 2 and day["acct-0"] == 6
     assert sum(day.values()) == sum(accounts.values()) + 7
-    rendered = figures.render(figures.merge(figures.empty(), figures.read(table, NOW)), NOW)
+    rendered = stats_answer.render(stats_answer.merge(stats_answer.empty(), stats_answer.read(table, NOW)), NOW)
     shown = rendered["prevented_sends"][0]["by_account"]
     assert len(shown) == figures.MAX_ACCOUNTS_SHOWN + 1 and sum(shown.values()) == sum(day.values())
 
@@ -236,14 +237,14 @@ def test_merging_partitions_in_any_order_gives_the_same_figures() -> None:
         for i in range(rng.randint(1, 5)):
             figures.add(table, a_tally({f"acct{rng.randint(0, 3)}": rng.randint(1, 4)}, rng.randint(0, 9)),
                         NOW + rng.randint(0, 3 * 3600_000))
-        parts.append(figures.read(table, NOW + 4 * 3600_000))
+        parts.append(stats_answer.read(table, NOW + 4 * 3600_000))
     orders = [list(range(6)), list(reversed(range(6))), rng.sample(range(6), 6)]
     results = []
     for order in orders:
-        merged = figures.empty()
+        merged = stats_answer.empty()
         for p in order:
-            figures.merge(merged, parts[p])
-        results.append(figures.render(merged, NOW + 4 * 3600_000))
+            stats_answer.merge(merged, parts[p])
+        results.append(stats_answer.render(merged, NOW + 4 * 3600_000))
     assert results[0] == results[1] == results[2]
     total = sum(p["totals"]["forwarded"] for p in parts)
     assert results[0]["totals"]["forwarded"] == total == sum(b["forwarded"] for b in results[0]["series"]["per_hour"])
@@ -252,10 +253,10 @@ def test_merging_partitions_in_any_order_gives_the_same_figures() -> None:
 def test_the_review_queue_summary_names_the_nearest_deadline() -> None:
     table = {b"reviews|pending": {"1.a": [NOW + 5000, "acme"], "1.b": [NOW - 1000, "acme"]},
              b"review|1.b": {"event_time": "2026-11-15T10:00:00+00:00"}}
-    summary = figures.review_summary(table)
+    summary = stats_answer.review_summary(table)
     assert summary == {"pending": 2, "oldest_deadline_ms": NOW - 1000, "oldest_event_time": "2026-11-15T10:00:00+00:00"}
-    merged = figures.merge(figures.empty(), {"review": summary})
-    oldest = figures.render(merged, NOW)["review_queue"]["oldest"]
+    merged = stats_answer.merge(stats_answer.empty(), {"review": summary})
+    oldest = stats_answer.render(merged, NOW)["review_queue"]["oldest"]
     assert oldest["overdue"] is True and oldest["time_left_s"] == -1.0 and oldest["age_s"] > 0
 
 

@@ -6,7 +6,8 @@ import pytest
 
 from app.domain.policy import Policy
 from app.stream import review_queue
-from app.stream.router import KIND_REVIEW_DECISION, KIND_REVIEW_EXPIRED, partition_for
+from app.stream.partitioner import partition_for
+from app.stream.router import KIND_REVIEW_DECISION, KIND_REVIEW_EXPIRED
 from schemas import ConsentRecord, ReviewItem
 from tests.unit.app.scenarios.test_consent_flows import BASE, Harness, consent
 

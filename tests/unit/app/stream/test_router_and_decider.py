@@ -9,7 +9,8 @@ from app.records import Origin, loads
 from app.settings import Settings
 from app.stream.counters import Stats
 from app.stream.decider import Decider, table_key
-from app.stream.router import Router, partition_for
+from app.stream.partitioner import partition_for
+from app.stream.router import Router
 from schemas import DeadLetter, ProviderMessage, SuppressedMessage
 
 SETTINGS = Settings(partitions=8, kafka_bootstrap_servers="unused:9092")

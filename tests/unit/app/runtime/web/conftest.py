@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from app.stream.router import partition_for
+from app.stream.partitioner import partition_for
 
 TOKEN = "s3cret-tøken"  # the admin token
 VIEWER_TOKEN = "v1ewer-token"

@@ -11,7 +11,7 @@ import pytest
 from app.engine.state import MemoryStore, PartitionState
 from app.runtime.web import evidence_api
 from app.stream import timeline
-from app.stream.router import partition_for
+from app.stream.partitioner import partition_for
 from tests.unit.app.runtime.web.conftest import audited, auth, exchange, request, viewer
 from tests.unit.app.runtime.web.test_http import error
 

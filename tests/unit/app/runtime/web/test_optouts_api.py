@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 from app.domain.consent import ConsentState, Source
 from app.engine.state import MemoryStore, PartitionState
 from app.reports.optout_listing import CHUNK_KEYS, Cursor, Filters, cursor_secret
-from app.stream.router import partition_for
+from app.stream.partitioner import partition_for
 from tests.unit.app.runtime.web.conftest import TOKEN, VIEWER_TOKEN, audited, auth, exchange, request, viewer
 from tests.unit.app.runtime.web.test_http import error
 

@@ -8,7 +8,8 @@ import pytest
 
 from app.records import loads
 from app.stream import review_queue
-from app.stream.router import KIND_REVIEW_DECISION, partition_for
+from app.stream.partitioner import partition_for
+from app.stream.router import KIND_REVIEW_DECISION
 from tests.unit.app.runtime.web.conftest import auth, exchange, request
 from tests.unit.app.runtime.web.test_http import error
 

@@ -11,6 +11,7 @@ import pytest
 from aiohttp import web
 from prometheus_client.parser import text_string_to_metric_families
 
+from app.reports import stats_answer
 from app.runtime.web import probes, stats_api
 from app.stream import figures
 from app.stream.tally import Tally
@@ -99,7 +100,7 @@ def test_stats_is_503_when_a_partition_is_on_no_worker(served, host):
 
 def test_stats_asks_the_workers_holding_the_other_partitions(served, host):
     held = tables(range(0, 8, 2))
-    theirs = {str(p): figures.read(t, NOW_MS) for p, t in tables(range(8), forwarded=10).items() if p % 2 or p == 0}
+    theirs = {str(p): stats_answer.read(t, NOW_MS) for p, t in tables(range(8), forwarded=10).items() if p % 2 or p == 0}
     asked: list[dict] = []
 
     async def other_worker(request: web.Request) -> web.Response:
