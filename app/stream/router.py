@@ -13,6 +13,7 @@ malformed ones are dead-lettered with the original bytes. No Faust here.
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Callable
 from datetime import datetime
@@ -38,6 +39,20 @@ KIND_OPERATOR = "operator"
 KIND_PROVIDER = "provider"
 KIND_REVIEW_DECISION = "review_decision"  # a person decided a queued reply (POST /reviews/{id})
 KIND_REVIEW_EXPIRED = "review_expired"  # a queued reply's deadline passed undecided
+
+
+_ID_FIELDS = ("message_id", "account_id", "from", "to")
+_EXACT_FLOATS = 2**53  # below this, a float holds every integer exactly
+
+
+def _exact_integers(value: bytes, data: dict) -> dict:
+    """orjson reads an integer beyond 64 bits as a float (``-9223372036854775809`` as
+    ``-9.223372036854776e+18``): two ids would become one. The standard library reads
+    it exactly; only records with such an id pay for the second parse."""
+    if all(not isinstance(v, float) or abs(v) < _EXACT_FLOATS for v in map(data.get, _ID_FIELDS)):
+        return data
+    exact = json.loads(value)
+    return exact if isinstance(exact, dict) else data
 
 
 class Router:
@@ -84,6 +99,8 @@ class Router:
             raise _Reject(f"not valid JSON: {exc}") from None
         if not isinstance(data, dict):
             raise _Reject(f"expected a JSON object, got {type(data).__name__}")
+        if any(isinstance(data.get(name), float) for name in _ID_FIELDS):
+            data = _exact_integers(value, data)
         if origin.topic == s.inbound_topic:
             return self._route_reply(origin, data)
         if origin.topic == s.outbound_topic:

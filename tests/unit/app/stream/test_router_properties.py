@@ -22,6 +22,7 @@ import unicodedata
 from datetime import UTC, datetime, timedelta, timezone
 
 import phonenumbers
+import pytest
 from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
@@ -326,3 +327,17 @@ def test_a_receipt_is_ignored_dead_lettered_or_an_opt_out_never_an_error(obj):
         assert record["error"] and not record["error"].startswith("internal error")
     else:
         assert record["kind"] == "provider" and record["number"].startswith("+")
+
+
+@pytest.mark.parametrize("field", ["account_id", "message_id"])
+def test_ids_beyond_64_bits_stay_distinct(field):
+    """orjson reads such an integer as a float: -9223372036854775809 and -9223372036854775808
+    would become one account (or one message id). Found by the property above."""
+    router = Router(SETTINGS, Stats())
+    seen = []
+    for n in (-9223372036854775809, -9223372036854775808, 18446744073709551616, 18446744073709551617):
+        body = json.dumps({"from": "+14155550100", "body": "STOP", field: n}).encode()
+        out = router.route(Origin(SETTINGS.inbound_topic, 0, 1, 0), None, body, None)
+        assert out.topic == SETTINGS.routed_topic
+        seen.append(json.loads(out.value)[field])
+    assert seen == ["-9223372036854775809", "-9223372036854775808", "18446744073709551616", "18446744073709551617"]
