@@ -30,9 +30,11 @@ import logging
 from collections.abc import Awaitable, Callable
 
 from app.engine.checkpoint import Checkpoint
+from app.engine.failures import EngineFailure, RecoveryStalled, SeekFailed, StepInterrupted, is_fenced
 from app.engine.inputs import TP
 from app.engine.outage import Outage
-from app.engine.ports import ChangelogPort, Fenced, OutputPort, SourcePort, StoreFactory
+from app.engine.phases import Phase, Phases
+from app.engine.ports import ChangelogPort, OutputPort, SourcePort, StoreFactory
 from app.engine.processor import Processor
 from app.engine.state import PartitionState
 from app.settings import Settings
@@ -47,18 +49,6 @@ RELEASE_MEMORY_INTERVAL_MS = 30_000
 # A worker whose tasks stay fenced this long cannot repair itself (a new assignment did not
 # reopen them): it is not live, and its orchestrator restarts it (the takeover bound).
 FENCED_LIVENESS_MS = 15_000
-
-
-def _fenced(exc: BaseException) -> bool:
-    while exc is not None:
-        if isinstance(exc, Fenced):
-            return True
-        exc = exc.__cause__  # type: ignore[assignment]
-    return False
-
-
-class RecoveryStalled(Exception):
-    """A changelog read got nothing short of the end offset."""
 
 
 class EngineLoop:
@@ -77,7 +67,8 @@ class EngineLoop:
         self.routed_topic = settings.routed_topic
         self.checkpoint = Checkpoint(outputs, source, settings.changelog_topic, settings.routed_topic, on_step)
         self.lock = asyncio.Lock()
-        self.recovering: dict[int, asyncio.Task] = {}
+        self.phases = Phases()  # each routed partition's phase (app.engine.phases)
+        self.recovering: dict[int, asyncio.Task] = {}  # the restoring partitions' changelog readers
         self.recovery_problems: dict[int, str] = {}  # why a partition's recovery is not done yet
         self.reply_topics = (settings.inbound_topic, settings.status_topic)
         self._replies_moved = False  # replies processed since the last checkpoint
@@ -100,8 +91,7 @@ class EngineLoop:
         async with self.lock:
             # reconcile: anything held for a routed partition that is not ours any more goes
             # (a rewind during a rebalance may have started recovering the old assignment)
-            held_here = set(self.recovering) | set(self.processor.states)
-            stale = {TP(self.routed_topic, p) for p in held_here} - set(tps)
+            stale = {TP(self.routed_topic, p) for p in self.phases.held()} - set(tps)
             if stale:
                 self._forget(stale)
             # fence the partitions' previous producers first: their open transactions are
@@ -122,8 +112,7 @@ class EngineLoop:
             now = self.clock_ms()
             for tp in tps:
                 self._moved_ms[tp] = now
-                if tp.topic == self.routed_topic and tp.partition not in self.recovering \
-                        and not self.processor.is_open(tp.partition):
+                if tp.topic == self.routed_topic and self.phases.of(tp.partition) is Phase.CLOSED:
                     self._start_recovery(tp.partition)
 
     async def on_revoked(self, tps: set[TP]) -> None:
@@ -145,6 +134,7 @@ class EngineLoop:
                 task = self.recovering.pop(tp.partition, None)
                 if task is not None:
                     task.cancel()
+                self.phases.close(tp.partition)
                 self.stores.close(tp.partition)
                 self.recovery_problems.pop(tp.partition, None)
             self._moved_ms.pop(tp, None)
@@ -155,6 +145,7 @@ class EngineLoop:
     # ------------------------------------------------------------ recovery
 
     def _start_recovery(self, partition: int) -> None:
+        self.phases.move(partition, Phase.RESTORING)
         self.source.pause({TP(self.routed_topic, partition)})
         self.recovering[partition] = asyncio.ensure_future(self._recover(partition))
 
@@ -186,9 +177,11 @@ class EngineLoop:
                         return  # revoked meanwhile
                     if tp not in self.source.assignment():
                         del self.recovering[partition]
+                        self.phases.move(partition, Phase.CLOSED)
                         return  # not ours (a rebalance is under way): the next assignment decides
                     await self._seek({tp})
                     self.processor.open_partition(PartitionState(partition, store))
+                    self.phases.move(partition, Phase.RUNNING)
                     del self.recovering[partition]
                     self.source.resume({tp})
                     self._moved_ms[tp] = self.clock_ms()
@@ -238,7 +231,7 @@ class EngineLoop:
                 records = []
                 await self._rewind()
                 if self.dirty:  # the seek failed again: nothing is processed until one works
-                    self.outage.failed(self.clock_ms(), RuntimeError("could not seek to the committed offsets"))
+                    self.outage.failed(self.clock_ms(), SeekFailed("could not seek to the committed offsets"))
                     backoff = self.outage.backoff_s()
                     records = None
             if records is not None:
@@ -252,9 +245,11 @@ class EngineLoop:
                     self.dirty = True
                     raise
                 except Exception as exc:
+                    if not isinstance(exc, EngineFailure) and self.outage.failing_since_ms is None:
+                        log.error("unexpected error in a step (a bug): rewinding", exc_info=exc)
                     self.outage.failed(self.clock_ms(), exc)
-                    await self._rewind()
-                    if _fenced(exc):
+                    await self._rewind()  # the cure of every failure but one ...
+                    if is_fenced(exc):  # ... which also needs the partitions assigned again
                         if self.fenced_since_ms is None:
                             self.fenced_since_ms = self.clock_ms()
                         log.warning("a task is fenced (%s): asking the group for the partitions again", exc)
@@ -271,8 +266,9 @@ class EngineLoop:
         if records:
             assignment = self.source.assignment()
             routed = self.routed_topic
+            phases = self.phases
             ready = [r for r in records if (r.topic, r.partition) in assignment
-                     and (r.topic != routed or processor.is_open(r.partition))]
+                     and (r.topic != routed or phases.of(r.partition) is Phase.RUNNING)]
             topics = {r.topic for r in ready}
             sends = self.settings.outbound_topic in topics
             if sends or routed in topics:
@@ -316,7 +312,7 @@ class EngineLoop:
         positions = self.processor.positions
         routed = self.routed_topic
         for tp in self.source.assignment():
-            if tp.topic == routed and not self.processor.is_open(tp.partition):
+            if tp.topic == routed and self.phases.of(tp.partition) is not Phase.RUNNING:
                 continue
             position = self.source.consumed_position(tp)
             if position is not None and position > positions.get(tp, -1):
@@ -324,7 +320,7 @@ class EngineLoop:
 
     async def _commit(self) -> None:
         if self.dirty:
-            raise RuntimeError("a step was interrupted: nothing more is committed until the rewind")
+            raise StepInterrupted("a step was interrupted: nothing more is committed until the rewind")
         await self.checkpoint.commit(self.processor)
         self._replies_moved = False
         self._last_commit_ms = self.clock_ms()
@@ -351,10 +347,12 @@ class EngineLoop:
         assignment = self.source.assignment()
         open_routed = {TP(self.routed_topic, p) for p in self.processor.states}
         self.processor.drop(set(self.processor.positions) | open_routed)
+        for partition in self.phases.in_phase(Phase.RUNNING):
+            if TP(self.routed_topic, partition) not in assignment:
+                self.phases.close(partition)  # its state is dropped: CLOSED until assigned again
         for tp in assignment:
-            if tp.topic == self.routed_topic:
-                if tp.partition not in self.recovering:
-                    self._start_recovery(tp.partition)
+            if tp.topic == self.routed_topic and self.phases.of(tp.partition) is not Phase.RESTORING:
+                self._start_recovery(tp.partition)
         others = {tp for tp in assignment if tp.topic != self.routed_topic}
         try:
             await self._seek(others)
@@ -371,8 +369,9 @@ class EngineLoop:
     def health(self) -> dict:
         now = self.clock_ms()
         problems: list[str] = []
-        if self.recovering:
-            problems.append(f"recovering state of partition(s) {sorted(self.recovering)}")
+        restoring = self.phases.in_phase(Phase.RESTORING)
+        if restoring:
+            problems.append(f"recovering state of partition(s) {restoring}")
             for partition, why in sorted(self.recovery_problems.items()):
                 problems.append(f"partition {partition} stays closed until its changelog is read to the end: {why}")
         fenced = not self.live()
@@ -392,7 +391,7 @@ class EngineLoop:
                 if pos is not None:
                     self._last_pos[tp] = pos
             elif now - self._moved_ms.get(tp, now) > stall_ms and not (
-                    tp.topic == self.routed_topic and tp.partition in self.recovering):
+                    tp.topic == self.routed_topic and self.phases.of(tp.partition) is Phase.RESTORING):
                 stalled.append(f"{tp.topic}[{tp.partition}]")
         if stalled:
             problems.append(f"partition(s) with records waiting that do not move: {', '.join(sorted(stalled))}")

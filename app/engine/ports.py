@@ -6,19 +6,9 @@ from __future__ import annotations
 from collections.abc import Awaitable, Sequence
 from typing import Protocol
 
+from app.engine.failures import Fenced, NotAcknowledged
 from app.engine.inputs import TP, Acked, InRecord
 from app.records import Output
-
-
-class DeliveryError(Exception):
-    """An output was not acknowledged by the broker."""
-
-
-class Fenced(DeliveryError):
-    """A newer producer of the task exists (another worker took the partition over, or the
-    broker ended the transaction after its timeout): this worker may not own the task any
-    more. The cure is a new assignment (:meth:`SourcePort.rejoin`), whose tasks are opened
-    again, never a retry with the fenced producer."""
 
 
 class SourcePort(Protocol):
@@ -48,7 +38,7 @@ class SourcePort(Protocol):
 class OutputPort(Protocol):
     """The producer. ``send`` hands records over (in order per partition) and returns
     an awaitable that resolves when the broker acknowledged all of them and raises
-    :class:`DeliveryError` if any was refused; its result says where they went (at
+    :class:`NotAcknowledged` if any was refused; its result says where they went (at
     least the last offset written per partition). An output that carries a
     :class:`~app.records.Receipt` has it filled in with its own partition and offset
     before that awaitable resolves (never for a record the broker refused).
@@ -120,3 +110,6 @@ class ChangelogPort(Protocol):
         """The next batch of ``(offset, key, value)`` at or after ``start`` and before
         ``end``, and the offset read up to (past transaction markers and aborted records);
         that offset is ``start`` when nothing could be read (a slow or absent leader)."""
+
+
+__all__ = ["ChangelogPort", "Fenced", "NotAcknowledged", "OutputPort", "SourcePort", "StoreFactory", "StorePort"]

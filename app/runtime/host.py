@@ -17,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 from app.engine.inputs import TP
 from app.engine.loop import EngineLoop
 from app.engine.outage import Outage
+from app.engine.phases import Phase
 from app.engine.processor import Processor
 from app.engine.progress import ProgressProbe
 from app.intake.policy_file import load_policy
@@ -159,8 +160,7 @@ class Host:
             keep = {tp.partition for tp in assigned if tp.topic == self.settings.routed_topic}
             keep |= self.ownership.standbys
             for partition in list(self.stores.open_stores):
-                if partition not in keep and partition not in self.loop.recovering \
-                        and not self.processor.is_open(partition):
+                if partition not in keep and self.loop.phases.of(partition) is Phase.CLOSED:
                     self.stores.close(partition)
             log.info("assigned %d partition(s): %s", len(assigned), ", ".join(
                 f"{t}{sorted(tp.partition for tp in assigned if tp.topic == t)}"
@@ -198,7 +198,7 @@ class Host:
         """Standbys that are not (being made) active here: only those may be written by the tail."""
         active = {tp.partition for tp in self.source.assignment() if tp.topic == self.settings.routed_topic}
         return {p for p in self.ownership.standbys
-                if p not in active and p not in self.loop.recovering and not self.processor.is_open(p)}
+                if p not in active and self.loop.phases.of(p) is Phase.CLOSED}
 
     async def _keep_standbys(self) -> None:
         """Warm copies of other workers' table partitions: a takeover then recovers only the tail."""

@@ -27,8 +27,8 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
+from app.engine.failures import NotAcknowledged
 from app.engine.inputs import TP
-from app.engine.ports import DeliveryError
 from app.intake.import_file import ImportPlan, import_message_id, import_reason, import_requested_by
 from app.records import Output, loads
 from app.runtime.kafka_ports import KafkaOutputs, bootstrap
@@ -115,7 +115,7 @@ async def _publish(outputs: KafkaOutputs, plan: ImportPlan, router: Router, acco
             for acked in await future:
                 last_offsets[acked.partition] = max(acked.offset, last_offsets.get(acked.partition, -1))
             sent_ids.extend(ids)
-        except (DeliveryError, OSError, asyncio.TimeoutError) as exc:
+        except (NotAcknowledged, OSError, asyncio.TimeoutError) as exc:
             failed += len(ids)
             first_error = first_error or str(exc)
         done += len(ids)

@@ -16,9 +16,9 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import InvalidProducerEpoch, InvalidProducerIdMapping, KafkaError, ProducerFenced
 
+from app.engine.failures import BrokerUnavailable, Fenced, NotAcknowledged, RecordRejected
 from app.engine.inputs import TP, Acked, InRecord
 from app.engine.loop import EngineLoop
-from app.engine.ports import DeliveryError, Fenced
 from app.records import Output
 from app.runtime.topics import wanted_topics
 from app.settings import Settings
@@ -230,12 +230,12 @@ class KafkaOutputs:
         assert self.admin_consumer is not None
         client = self.admin_consumer._client  # private: see the upgrade guard test
         if not await client.force_metadata_update():
-            raise DeliveryError("no broker answered a metadata request")
+            raise BrokerUnavailable("no broker answered a metadata request")
         tps: list[TopicPartition] = []
         for topic in topics:
             found = client.cluster.partitions_for_topic(topic)
             if not found:
-                raise DeliveryError(f"topic {topic!r} has no partitions in the broker's metadata")
+                raise BrokerUnavailable(f"topic {topic!r} has no partitions in the broker's metadata")
             partitions = sorted(found)
             if partitions != self._partitions.get(topic):
                 if topic in self._partitions:
@@ -312,7 +312,7 @@ class KafkaOutputs:
                                                               timestamp=None) is None:
                 batch = producer.create_batch()
                 if batch.append(key=output.key, value=output.value, timestamp=None) is None:
-                    raise DeliveryError(f"a record of {len(output.value or b'')} bytes does not fit in a batch")
+                    raise RecordRejected(f"a record of {len(output.value or b'')} bytes does not fit in a batch")
                 open_batches.append((batch, 1))
             else:
                 last, count = open_batches[-1]
@@ -407,7 +407,7 @@ async def _all_or_raise(steps: list) -> None:
     if errors:
         fenced = [e for e in errors if isinstance(e, Fenced)]
         first = (fenced or errors)[0]
-        kind = Fenced if fenced else DeliveryError
+        kind = Fenced if fenced else NotAcknowledged
         raise kind(f"{len(errors)} transaction(s) not committed: {first!r}") from first
 
 
@@ -441,7 +441,7 @@ async def _acks(handed: list[tuple[Any, str, int, int, Any]]) -> list[Acked]:
         try:
             meta = await future
         except (KafkaError, OSError, asyncio.TimeoutError) as exc:
-            raise DeliveryError(f"{topic}[{partition}]: {exc!r}") from exc
+            raise NotAcknowledged(f"{topic}[{partition}]: {exc!r}") from exc
         acked.append(Acked(topic, partition, meta.offset + count - 1))
         for index, receipt in receipts or ():
             receipt.fill(partition, meta.offset + index)
