@@ -1,10 +1,13 @@
 """The runtime: the only package that imports Faust or reaches into a Kafka client.
 
-- :mod:`kafka_ports` the engine's ports on aiokafka (group consumer, producer,
-  changelog reader, progress reader);
+- :mod:`kafka_ports` the engine's ports on aiokafka (group consumer, producers,
+  transactional task producers, changelog reader);
 - :mod:`rocks` the state store on RocksDB (rocksdict);
 - :mod:`assignor` co-partitioned assignment, and who owns which partition;
-- :mod:`host` the engine as a Faust service: its tasks, health;
-- :mod:`faust_app` the Faust app (worker lifecycle and web server only);
-- :mod:`web` the HTTP views.
+- :mod:`host` the engine as a Faust service: its tasks, standbys, health;
+- :mod:`faust_app` and :mod:`worker` the Faust app (worker lifecycle and web server only);
+- :mod:`topics` the topics the worker creates and checks;
+- :mod:`importer` ``import-optouts`` on Kafka;
+- :mod:`log_mask`, :mod:`quiet_logs`, :mod:`malloc` logging and memory hygiene;
+- :mod:`web` the HTTP API (one ``*_api`` module per group of endpoints).
 """
