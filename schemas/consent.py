@@ -6,6 +6,8 @@ from typing import Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
+from app.domain.keyword_tiers import rule_description, source_description
+
 State = Literal["opted_out", "subscribed"]
 
 
@@ -18,11 +20,10 @@ class ConsentRecord(BaseModel):
     account_id: str = Field(description="Tenant; '*' for an opt-out recorded in global scope.")
     number: str = Field(description="E.164.")
     intent: Literal["opt_out", "opt_in", "help", "review"]
+    # the values and their descriptions: app.domain.keyword_tiers (SOURCES, TIERS, OTHER_RULES)
     source: Literal["keyword", "phrase", "operator", "provider", "review", "review_deadline"] = Field(
-        description="review: a person decided a queued reply; review_deadline: nobody decided it by its deadline "
-        "(opted out, fail closed).")
-    rule: str | None = Field(description="The rule that matched: keyword, phrase, embedded_keyword, "
-                             "negated_phrase, qualified_phrase, typo, operator, or provider:code.")
+        description=source_description())
+    rule: str | None = Field(description=rule_description())
     matched: str | None = Field(description="The keyword, phrase or error code that matched.")
     body: str | None = Field(description="The raw reply text (null for operator/provider events).")
     message_id: str = Field(description="Reply id, receipt message id, or operator request id.")

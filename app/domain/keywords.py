@@ -1,15 +1,11 @@
-"""Reply classification, tiered (pure).
+"""Reply classification, tiered (pure): the first tier that matches decides.
 
-1. The whole normalized message equals a keyword -> that keyword's intent. So does a keyword
-   surrounded only by courtesy or emphasis ("STOP PLEASE", "Stop it!", "stop stop"), and a
-   stretched opt-out keyword ("stopppp") unless the word is a dictionary word ("stoop").
-2. It matches the grammar (patterns of the reply's locales) or contains a configured opt-out
-   phrase -> ``opt_out``; ``review`` when the match follows a negation ("please don't remove
-   me") or a time or channel restricts it ("don't text me after 9pm").
-3. It contains a review word (an opt-out keyword that is not an everyday word) -> ``review``.
-4. One or two words, one edit (a letter changed, added, dropped or two swapped) from an
-   opt-out keyword of four or more letters, and not a dictionary word -> ``review`` ("Stpo").
-5. Otherwise ``none``. A keyword inside another word ("weekend") never matches.
+The tiers (the ``rule`` each records, its intents, what it matches, examples) are declared in
+:mod:`app.domain.keyword_tiers`, which the README, the evidence packet and the ``sms.consent``
+schema describe them from; ``tests/unit/app/domain/test_keyword_tiers.py`` holds that
+declaration to this code. In order: :meth:`Classifier._keyword` (tier 1, with the exact match in
+:meth:`Classifier.classify`), :meth:`Classifier._grammar` and the phrases (tier 2), the review
+words (tier 3), :meth:`Classifier._typo` (tier 4), else ``none``.
 
 Normalization: Unicode NFKC, case-fold, accents folded, apostrophes dropped
 ("don't" = "dont"), every other non-alphanumeric character (whitespace, punctuation, hyphens,
@@ -44,12 +40,14 @@ class Intent(str, Enum):
 
 
 class Rule(str, Enum):
-    KEYWORD = "keyword"  # whole message is a keyword (with courtesy words, repeated, stretched)
-    PHRASE = "phrase"  # matches the grammar or contains an opt-out phrase
-    NEGATED_PHRASE = "negated_phrase"  # the same, right after a negation
-    QUALIFIED_PHRASE = "qualified_phrase"  # the same, restricted by a time or another channel
-    EMBEDDED_KEYWORD = "embedded_keyword"  # contains a review word
-    TYPO = "typo"  # one or two words, one edit from an opt-out keyword
+    """The tier that classified a reply (what each matches: ``app.domain.keyword_tiers.TIERS``)."""
+
+    KEYWORD = "keyword"
+    PHRASE = "phrase"
+    NEGATED_PHRASE = "negated_phrase"
+    QUALIFIED_PHRASE = "qualified_phrase"
+    EMBEDDED_KEYWORD = "embedded_keyword"
+    TYPO = "typo"
 
 
 FCC_OPT_OUT = en.FCC_OPT_OUT

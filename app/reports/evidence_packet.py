@@ -32,6 +32,7 @@ from typing import Any
 
 import orjson
 
+from app.domain.keyword_tiers import WORD_LISTS, examples_note, lists_table, records_table, tiers_table
 from app.domain.keywords import KeywordSet
 from app.domain.locales import BASE, PACKS
 from app.domain.policy import Policy
@@ -52,19 +53,18 @@ DECIDING_SETTINGS = ("scope", "default_region", "default_locales", "keywords_fil
 
 
 def describe_keywords(keywords: KeywordSet) -> dict:
-    """The lists of a keyword set, sorted (what its digest covers)."""
-    return {
-        "opt_out": sorted(keywords.opt_out),
-        "opt_in": sorted(keywords.opt_in),
-        "help": sorted(keywords.help),
-        "phrases": sorted(keywords.phrases),
-        "grammar": [{"locale": p.lang, "name": p.name, "regex": p.regex, "qualifiers": p.qualifiers}
-                    for p in keywords.patterns],
-        "review_words": sorted(keywords.review),
-        "courtesy_words": sorted(keywords.courtesy),
-        "negations": sorted(keywords.negations),
-        "typo_watched_words": sorted(keywords.near) if keywords.near is not None else "every opt-out word",
-    }
+    """The lists of a keyword set (``app.domain.keyword_tiers.WORD_LISTS``), sorted (what its digest covers)."""
+    out: dict[str, Any] = {}
+    for word_list in WORD_LISTS:
+        value = getattr(keywords, word_list.field)
+        if word_list.field == "patterns":
+            out[word_list.name] = [{"locale": p.lang, "name": p.name, "regex": p.regex, "qualifiers": p.qualifiers}
+                                   for p in value]
+        elif value is None:  # near: None is every opt-out word
+            out[word_list.name] = "every opt-out word"
+        else:
+            out[word_list.name] = sorted(value)
+    return out
 
 
 def keyword_sets(policy: Policy) -> dict[str, dict]:
@@ -156,22 +156,22 @@ Generated from the running settings of the worker that made this packet. Configu
 
 The text is normalized first (Unicode NFKC, case folded, accents folded, apostrophes
 dropped, every other non-letter and non-digit separates words); only its first
-{s['max_body_chars']} characters are classified. Then, first match wins:
+{s['max_body_chars']} characters are classified. Then the first tier that matches decides.
+{examples_note()}
 
-1. **keyword**: the whole message equals a keyword, alone or with courtesy or emphasis words
-   (STOP PLEASE, stop stop), or an opt-out keyword with letters repeated (stopppp) unless that
-   is a dictionary word;
-2. **phrase**: it matches the grammar of one of its locales or contains a configured phrase
-   (opt-out); right after a negation, or qualified by a time or another channel, it goes to
-   review instead;
-3. **embedded keyword**: it contains a review word as a separate word: review;
-4. **typo**: one or two words one edit from an opt-out keyword of four letters or more: review.
-
+{tiers_table()}
 The lists each reply was classified with are in `keywords.json`, under the id its event
 names. The whole-message keywords of every installed pack ({packs}) apply to every reply;
 phrases, grammar and review words apply to the reply's locales: its own locale, else its
 account's, else the default locales `{locales}`; English ({BASE}) always applies too.
 
+{lists_table()}
+## What each record says made it
+
+Each event names its `source` and `rule`: a reply's rule is the tier that classified it
+(above); the other rules are these.
+
+{records_table()}
 ## Ordering: which event wins
 
 Consent events are ordered by **(event time, opt-out before opt-in, message id)**. An event

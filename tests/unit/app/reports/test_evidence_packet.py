@@ -10,6 +10,8 @@ from datetime import UTC, datetime
 
 import orjson
 
+from app.domain import keyword_tiers
+from app.domain.keywords import KeywordSet
 from app.domain.policy import Policy, Profile
 from app.reports import evidence_packet
 from app.settings import Settings
@@ -109,3 +111,31 @@ def test_in_period_takes_event_time_since_inclusive_until_exclusive():
     events = [{"event_time": f"2026-03-0{d}T00:00:00+00:00"} for d in (1, 2, 3)]
     got = evidence_packet.in_period(events, datetime(2026, 3, 2, tzinfo=UTC), datetime(2026, 3, 3, tzinfo=UTC))
     assert got == [events[1]]
+
+
+def test_the_keyword_lists_are_the_declared_ones_with_the_same_content():
+    keywords = POLICY.keywords("acme", None)
+    described = evidence_packet.describe_keywords(keywords)
+    assert list(described) == [w.name for w in keyword_tiers.WORD_LISTS]
+    assert described == {  # what keywords.json held before the lists were declared
+        "opt_out": sorted(keywords.opt_out),
+        "opt_in": sorted(keywords.opt_in),
+        "help": sorted(keywords.help),
+        "phrases": sorted(keywords.phrases),
+        "grammar": [{"locale": p.lang, "name": p.name, "regex": p.regex, "qualifiers": p.qualifiers}
+                    for p in keywords.patterns],
+        "review_words": sorted(keywords.review),
+        "courtesy_words": sorted(keywords.courtesy),
+        "negations": sorted(keywords.negations),
+        "typo_watched_words": sorted(keywords.near),
+    }
+    assert evidence_packet.describe_keywords(KeywordSet())["typo_watched_words"] == "every opt-out word"
+
+
+def test_how_decided_describes_the_tiers_and_the_records_from_the_declaration():
+    text = evidence_packet.how_decided(evidence_packet.settings_view(Settings(kafka_bootstrap_servers="unused:1")),
+                                       RUNNING)
+    for table in (keyword_tiers.tiers_table(), keyword_tiers.lists_table(), keyword_tiers.records_table()):
+        assert table in text
+    for entry in keyword_tiers.RULES:
+        assert entry.matches in text
