@@ -1,7 +1,9 @@
 """Who may read numbers, and the audit record of every answer that returned some.
 
-Phone numbers are personal data. Every view that returns numbers (lookups, timelines,
-listings, exports, evidence, the dashboard and its data) asks :func:`grant` first:
+Phone numbers are personal data. Every route but the public ones (``/health``, ``/stats``,
+``/metrics``, the probes, ``/signin``, ``/signout`` and the static files) has its handler
+registered behind :func:`requires`, which asks :func:`grant` before the handler does anything
+(tests/unit/app/runtime/web/test_routes.py fails for a route that is neither public nor behind it):
 
 - ``OPTOUT_VIEWER_TOKEN`` reads; ``OPTOUT_ADMIN_TOKEN`` reads and acts (decides reviews,
   records operator opt-outs). With no token configured for what is asked, the answer
@@ -26,6 +28,7 @@ topic as the consent log is protected.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import logging
@@ -48,6 +51,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("app.runtime.web")
 
 COOKIE = "optout_session"
+REQUIRED = "required_role"  # the attribute :func:`requires` sets on the handler it registers
 FORWARDED = "X-Optout-Forwarded"
 MAX_ASKED_CHARS = 2048  # what is recorded of a request's path and query
 
@@ -182,6 +186,39 @@ def grant(request: web.Request, settings: Settings, need: Role = Role.VIEWER) ->
     if found.role not in accepted:
         return error_response(403, "forbidden", "this needs the admin token")
     return found
+
+
+Handler = Callable[[web.Request, Grant], Awaitable[web.StreamResponse]]
+Guarded = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def requires(settings: Settings, need: Role,
+             refused: Callable[[web.Response], web.StreamResponse] | None = None) -> Callable[[Handler], Guarded]:
+    """The access check of every handler that is not public, before anything else it does::
+
+        @access.requires(settings, Role.VIEWER)
+        async def handler(request: web.Request, found: Grant) -> web.Response: ...
+
+    registers ``handler`` to run only for a caller :func:`grant` lets do what ``need``
+    allows, given that caller's :class:`Grant`; any other caller gets grant's JSON error,
+    or what ``refused`` makes of it (a page answers with a page or a redirect)."""
+    def guard(handler: Handler) -> Guarded:
+        @functools.wraps(handler)
+        async def guarded(request: web.Request) -> web.StreamResponse:
+            found = grant(request, settings, need)
+            if isinstance(found, web.Response):
+                return found if refused is None else refused(found)
+            return await handler(request, found)
+
+        setattr(guarded, REQUIRED, need)
+        return guarded
+
+    return guard
+
+
+def required_role(handler: Callable[..., Any]) -> Role | None:
+    """The role a registered handler requires (:func:`requires`); None for a public one."""
+    return getattr(handler, REQUIRED, None)
 
 
 def audit_record(worker: str, request: web.Request, found: Grant, returned: int, status: int,

@@ -11,7 +11,7 @@
     GET  /static/{file}        the page's CSS and JavaScript, and the chart library (scripts/vendor_assets.py)
 
 Everything but the sign-in form, ``/signin``, ``/signout`` and ``/static`` needs the viewer or
-admin token (:func:`access.grant`: a session cookie or a bearer token); every answer that
+admin token (:func:`access.requires`: a session cookie or a bearer token); every answer that
 shows numbers is audited with how many it shows. Numbers in lists are masked (last 4
 digits); the timeline shows the number that was searched for. ``POST /signin`` and
 ``POST /signout`` are taken only from a page of the same origin (``Origin``, or else
@@ -26,6 +26,7 @@ import asyncio
 import hashlib
 import re
 import urllib.parse
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -38,8 +39,7 @@ from app.runtime.web import access
 from app.runtime.web.access import Grant, Role
 from app.runtime.web.consent_tail import ConsentTail
 from app.runtime.web.dashboard_data import Gatherer, local_worker
-from app.runtime.web.errors import dumps, error_response, read_body
-from app.runtime.web.views import json_answer
+from app.runtime.web.errors import error_response, json_answer, read_body
 from schemas.inbound import MAX_ACCOUNT_CHARS, bounded_id
 
 if TYPE_CHECKING:
@@ -144,46 +144,40 @@ def register(app: web.Application, host: Host) -> None:
     def signin_page(status: int = 200, error: str | None = None) -> web.Response:
         return html("signin.html", status, error=error)
 
-    def refused(found: web.Response) -> web.Response:
-        """A page asked without a valid grant: the sign-in form, or why there is none."""
-        if found.status == 403:
+    def refused(answer: web.Response) -> web.Response:
+        """The dashboard asked without a valid grant: the sign-in form, or why there is none."""
+        if answer.status == 403:
             return html("disabled.html", 403)
         return signin_page()
 
-    async def dashboard(request: web.Request) -> web.Response:
-        found = access.grant(request, settings, Role.VIEWER)
-        if isinstance(found, web.Response):
-            return refused(found)
+    def to_dashboard(_answer: web.Response) -> web.Response:
+        """A page of the dashboard asked without a valid grant: to the dashboard (the sign-in form)."""
+        return web.Response(status=303, headers={"Location": "/"})
+
+    @access.requires(settings, Role.VIEWER, refused)
+    async def dashboard(request: web.Request, found: Grant) -> web.Response:
         model = await gatherer.gather(found)
         if not await access.audit(host, request, found, model["numbers_shown"]):
             return html("error.html", 503, message="The access could not be recorded on the audit topic now; "
                         "try again.")
         return html("dashboard.html", data=model, role=found.role.value, via=found.via)
 
-    async def audited_model(request: web.Request) -> dict | web.Response:
-        """The panels' data for a signed-in caller, its access recorded; else the error answer."""
-        found = access.grant(request, settings, Role.VIEWER)
-        if isinstance(found, web.Response):
-            return found
-        model = await gatherer.gather(found)
-        if not await access.audit(host, request, found, model["numbers_shown"]):
-            return access.audit_failed()
-        return model
+    def audited_model(render: Callable[[dict], web.Response]) -> access.Guarded:
+        """A handler answering the panels' data as ``render`` makes it, once its access is recorded."""
+        @access.requires(settings, Role.VIEWER)
+        async def answer(request: web.Request, found: Grant) -> web.Response:
+            model = await gatherer.gather(found)
+            if not await access.audit(host, request, found, model["numbers_shown"]):
+                return access.audit_failed()
+            return render(model)
 
-    async def panels(request: web.Request) -> web.Response:
-        model = await audited_model(request)
-        return model if isinstance(model, web.Response) else html("panels.html", data=model)
+        return answer
 
-    async def data(request: web.Request) -> web.Response:
-        model = await audited_model(request)
-        if isinstance(model, web.Response):
-            return model
-        return web.json_response(model, dumps=dumps, headers={"Cache-Control": "no-store"})
+    panels = audited_model(lambda model: html("panels.html", data=model))
+    data = audited_model(lambda model: json_answer(model, headers={"Cache-Control": "no-store"}))
 
-    async def worker(request: web.Request) -> web.Response:
-        found = access.grant(request, settings, Role.VIEWER)
-        if isinstance(found, web.Response):
-            return found
+    @access.requires(settings, Role.VIEWER)
+    async def worker(request: web.Request, found: Grant) -> web.Response:
         return json_answer(local_worker(host))
 
     async def signin(request: web.Request) -> web.Response:
@@ -208,10 +202,8 @@ def register(app: web.Application, host: Host) -> None:
         access.clear_session(answer)
         return answer
 
-    async def search(request: web.Request) -> web.Response:
-        found = access.grant(request, settings, Role.VIEWER)
-        if isinstance(found, web.Response):
-            return web.Response(status=303, headers={"Location": "/"})
+    @access.requires(settings, Role.VIEWER, to_dashboard)
+    async def search(request: web.Request, found: Grant) -> web.Response:
         number = request.query.get("number", "").strip()[:MAX_NUMBER_CHARS]
         parsed = parse_recipient(number, settings.default_region) if number else None
         if parsed is None or parsed.e164 is None:
@@ -220,10 +212,8 @@ def register(app: web.Application, host: Host) -> None:
         return web.Response(status=303, headers={
             "Location": f"/numbers/{urllib.parse.quote(parsed.e164)}?{urllib.parse.urlencode(query)}"})
 
-    async def timeline(request: web.Request) -> web.Response:
-        found = access.grant(request, settings, Role.VIEWER)
-        if isinstance(found, web.Response):
-            return web.Response(status=303, headers={"Location": "/"})
+    @access.requires(settings, Role.VIEWER, to_dashboard)
+    async def timeline(request: web.Request, found: Grant) -> web.Response:
         parsed = parse_recipient(request.match_info["number"][:MAX_NUMBER_CHARS], settings.default_region)
         if parsed.status in (NumberStatus.MISSING, NumberStatus.UNPARSEABLE) or parsed.e164 is None:
             return html("number.html", 400, number=None, error="That is not a phone number.", timeline=None)

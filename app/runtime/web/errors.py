@@ -1,12 +1,15 @@
-"""Every HTTP error this service answers is JSON: ``{"error": ..., "detail": ...}``.
+"""Every HTTP error this service answers is JSON: ``{"error": ..., "detail": ...}``; every
+JSON answer is made here (:func:`json_answer`, :func:`error_response`), and so are the
+client's errors in what a request asks (:class:`BadRequest`, :func:`read_body`,
+:func:`read_model`, :func:`account_param`).
 
 A client's input is never a reason for a 5xx, and an error never echoes what the
 client sent (its path, query, headers or body): the details are fixed texts, and
 whatever a library says is passed through :func:`app.domain.masking.redact` first,
 so no phone number can appear in one.
 
-Three layers: :func:`json_errors` (the middleware: HTTP exceptions, unreadable
-bodies, unexpected exceptions), :class:`JsonErrorRequestHandler` (aiohttp's own
+Three layers: :func:`json_errors` (the middleware: HTTP exceptions, a :class:`BadRequest`,
+unreadable bodies, unexpected exceptions), :class:`JsonErrorRequestHandler` (aiohttp's own
 answers to requests it cannot parse, which never reach a middleware) and
 :func:`error_response` which both use.
 """
@@ -16,16 +19,21 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any
+from typing import Any, TypeVar
 
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError, LineTooLong
+from pydantic import BaseModel, ValidationError
 
 from app.domain.masking import redact
+from app.records import loads
+from schemas.inbound import MAX_ACCOUNT_CHARS, bounded_id
 
 log = logging.getLogger("app.runtime.web")
 
 MAX_BODY_BYTES = 64 * 1024  # an operator's opt-out is a few hundred bytes
+Model = TypeVar("Model", bound=BaseModel)
+Default = TypeVar("Default", str, None)
 
 
 def dumps(value: Any) -> str:
@@ -33,9 +41,12 @@ def dumps(value: Any) -> str:
     return json.dumps(value, default=str)
 
 
+def json_answer(value: object, status: int = 200, headers: Mapping[str, str] | None = None) -> web.Response:
+    return web.json_response(value, status=status, headers=headers, dumps=dumps)
+
+
 def error_response(status: int, error: str, detail: Any, headers: Mapping[str, str] | None = None) -> web.Response:
-    return web.json_response({"error": error, "detail": _redacted(detail)}, status=status, headers=headers,
-                             dumps=dumps)
+    return json_answer({"error": error, "detail": _redacted(detail)}, status=status, headers=headers)
 
 
 def _redacted(detail: Any) -> Any:
@@ -52,6 +63,14 @@ def _error_name(exc: web.HTTPException) -> str:
 
 class UnreadableBody(web.HTTPBadRequest):
     """A body that cannot be read: a broken chunked encoding, a bad compressed stream, a short body."""
+
+
+class BadRequest(web.HTTPBadRequest):
+    """What a request asks cannot be answered: :func:`json_errors` answers 400 with ``error`` and ``detail``."""
+
+    def __init__(self, error: str, detail: Any) -> None:
+        super().__init__()
+        self.error, self.detail = error, detail
 
 
 def _detail(exc: web.HTTPException) -> str:
@@ -79,10 +98,39 @@ async def read_body(request: web.Request) -> bytes:
         raise UnreadableBody() from exc
 
 
+async def read_model(request: web.Request, model: type[Model]) -> tuple[bytes, Model]:
+    """The request body and what it says as ``model``; :class:`BadRequest` (``invalid_request``)
+    if it is not JSON or not a valid ``model``. A field is named only when it is one of the
+    model's: a client's unknown key is not echoed."""
+    raw = await read_body(request)
+    try:
+        return raw, model.model_validate(loads(raw))
+    except ValidationError as exc:
+        fields = model.model_fields
+        raise BadRequest("invalid_request", [
+            f"{'.'.join(str(p) if p in fields else '(unknown field)' for p in e['loc']) or '(body)'}: {e['msg']}"
+            for e in exc.errors()]) from None
+    except ValueError as exc:  # not JSON (orjson's message gives the position, not the text)
+        raise BadRequest("invalid_request", f"body is not valid JSON: {exc}") from None
+
+
+def account_param(query: Mapping[str, str], default: Default) -> str | Default:
+    """The ``account`` a request asks for, keyed as replies and sends are (a long one by its hash);
+    ``default`` when it does not ask. An empty one is a :class:`BadRequest`."""
+    account = query.get("account")
+    if account is None:
+        return default
+    if not account:
+        raise BadRequest("invalid_account", "account must not be empty")
+    return bounded_id(account, MAX_ACCOUNT_CHARS)
+
+
 @web.middleware
 async def json_errors(request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]):
     try:
         return await handler(request)
+    except BadRequest as exc:
+        return error_response(400, exc.error, exc.detail)
     except web.HTTPException as exc:
         if exc.status < 400:
             raise

@@ -32,13 +32,11 @@ from aiohttp import web
 from app.domain.numbers import NumberStatus, parse_recipient
 from app.intake.policy_file import PolicyFileError, load_policy
 from app.reports import evidence_packet
-from app.runtime.web import access
+from app.runtime.web import access, workers
 from app.runtime.web.access import Grant, Role
-from app.runtime.web.errors import error_response
+from app.runtime.web.errors import account_param, error_response, json_answer
 from app.runtime.web.timeline_api import BadTime, parse_time, read_timeline
-from app.runtime.web.views import json_answer
 from app.stream import timeline
-from schemas.inbound import MAX_ACCOUNT_CHARS, bounded_id
 
 if TYPE_CHECKING:
     from app.runtime.host import Host
@@ -174,9 +172,9 @@ def register(app: web.Application, host: Host) -> None:
             return error_response(400, "invalid_number", "number cannot be read as a phone number")
         e164 = parsed.e164
         assert e164 is not None
-        table, answer = await access.at_owner(host, request, found, e164, lambda owner: _forward(
-            owner, {"number": e164, "account": account_id},
-            access.forward_headers(settings, found, "GET", "/evidence"), binary=True))
+        table, answer = await access.at_owner(host, request, found, e164, lambda owner: workers.forward(
+            owner, "/evidence", {"number": e164, "account": account_id},
+            access.forward_headers(settings, found, "GET", "/evidence"), timeout_s=30, download="application/zip"))
         if answer is not None:
             return answer
         line = read_timeline(host, table, e164, account_id, None)
@@ -208,7 +206,7 @@ def register(app: web.Application, host: Host) -> None:
         if found.forwarded:
             return json_answer({"too_many": False, "timelines": gathered.timelines, "configs": configs,
                                 "partitions": covered})
-        others = {url for p, url in host.ownership.owners.items() if p not in covered and url != settings.web_url}
+        others = workers.others(host, covered)
         params = {"since": since.isoformat(), "until": until.isoformat(), **({"account": account} if account else {})}
         headers = access.forward_headers(settings, found, "GET", "/evidence")
         try:
@@ -227,9 +225,8 @@ def register(app: web.Application, host: Host) -> None:
                 covered += part["partitions"]
         except TooMany:
             return _too_many()
-        missing = sorted(set(range(settings.partitions)) - set(covered))
-        if missing:
-            return error_response(503, "unavailable", f"partitions {missing} are not ready on any worker yet")
+        if (refused := workers.uncovered(settings, covered)) is not None:
+            return refused
         timelines = gathered.timelines
         timelines.sort(key=lambda t: (t["number"], t["account_id"]))
         data = make_zip({"since": since.isoformat(), "until": until.isoformat(), "account": account}, timelines,
@@ -238,15 +235,10 @@ def register(app: web.Application, host: Host) -> None:
             return access.audit_failed()
         return zip_answer(data)
 
-    async def packet(request: web.Request) -> web.Response:
-        found = access.grant(request, settings, Role.VIEWER)
-        if isinstance(found, web.Response):
-            return found
+    @access.requires(settings, Role.VIEWER)
+    async def packet(request: web.Request, found: Grant) -> web.Response:
         query = request.query
-        account_text = query.get("account")
-        if account_text is not None and not account_text:
-            return error_response(400, "invalid_account", "account must not be empty")
-        account = bounded_id(account_text, MAX_ACCOUNT_CHARS) if account_text else None
+        account = account_param(query, None)
         number = query.get("number")
         period = "since" in query or "until" in query
         if (number is None) == (not period):
@@ -278,15 +270,3 @@ async def _ask(session: aiohttp.ClientSession, url: str, params: dict, headers: 
             raise ValueError(f"status {resp.status}")
         return await resp.json()
 
-
-async def _forward(owner: str, params: dict[str, str], headers: dict[str, str], binary: bool) -> web.Response:
-    try:
-        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as session, \
-                session.get(f"{owner}/evidence", params=params, headers=headers) as resp:
-            if resp.status == 200 and binary:
-                return web.Response(body=await resp.read(), content_type="application/zip", headers={
-                    "Content-Disposition": resp.headers.get("Content-Disposition", "attachment")})
-            return json_answer(await resp.json(), status=resp.status)
-    except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
-        return error_response(503, "unavailable",
-                              f"the worker holding this number did not answer ({type(exc).__name__})")

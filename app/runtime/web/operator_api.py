@@ -10,14 +10,12 @@ import logging
 from typing import TYPE_CHECKING
 
 from aiohttp import web
-from pydantic import ValidationError
 
 from app.domain.numbers import NumberStatus, parse_number
 from app.records import loads
 from app.runtime.web import access
-from app.runtime.web.access import Role
-from app.runtime.web.errors import error_response, read_body
-from app.runtime.web.views import json_answer
+from app.runtime.web.access import Grant, Role
+from app.runtime.web.errors import error_response, json_answer, read_model
 from schemas import OperatorOptOut
 
 if TYPE_CHECKING:
@@ -26,27 +24,12 @@ if TYPE_CHECKING:
 log = logging.getLogger("app.runtime.web")
 
 
-def _problems(exc: ValidationError) -> list[str]:
-    """Field names only when they are ours: a client's unknown key is not echoed."""
-    fields = OperatorOptOut.model_fields
-    return [f"{'.'.join(str(p) if p in fields else '(unknown field)' for p in e['loc']) or '(body)'}: {e['msg']}"
-            for e in exc.errors()]
-
-
 def register(app: web.Application, host: Host) -> None:
     settings = host.settings
 
-    async def post(request: web.Request) -> web.Response:
-        found = access.grant(request, settings, Role.ADMIN)
-        if isinstance(found, web.Response):
-            return found
-        raw = await read_body(request)
-        try:
-            body = OperatorOptOut.model_validate(loads(raw))
-        except ValidationError as exc:
-            return error_response(400, "invalid_request", _problems(exc))
-        except ValueError as exc:  # not JSON (orjson's message gives the position, not the text)
-            return error_response(400, "invalid_request", f"body is not valid JSON: {exc}")
+    @access.requires(settings, Role.ADMIN)
+    async def post(request: web.Request, found: Grant) -> web.Response:
+        _, body = await read_model(request, OperatorOptOut)
         parsed = parse_number(body.number, settings.default_region)
         if parsed.status in (NumberStatus.MISSING, NumberStatus.UNPARSEABLE):
             return error_response(400, "invalid_number", parsed.error)

@@ -49,8 +49,7 @@ from app.reports.optout_listing import (
 )
 from app.runtime.web import access
 from app.runtime.web.access import Grant, Role
-from app.runtime.web.errors import error_response
-from app.runtime.web.views import json_answer
+from app.runtime.web.errors import error_response, json_answer
 
 if TYPE_CHECKING:
     from app.runtime.host import Host
@@ -171,10 +170,8 @@ def register(app: web.Application, host: Host) -> None:
             return error_response(403, "forbidden", "mask=0 needs the admin token")
         return filters, limit, masked, cursor
 
-    async def listing(request: web.Request) -> web.Response:
-        found = access.grant(request, settings, Role.VIEWER)
-        if isinstance(found, web.Response):
-            return found
+    @access.requires(settings, Role.VIEWER)
+    async def listing(request: web.Request, found: Grant) -> web.Response:
         asked = parameters(request, found, MAX_LIMIT)
         if isinstance(asked, web.Response):
             return asked
@@ -212,10 +209,8 @@ def register(app: web.Application, host: Host) -> None:
         return json_answer({"items": items, "next_cursor": position.encode(filters, secret) if position else None,
                             "masked": masked, "count": len(items)})
 
-    async def export(request: web.Request) -> web.StreamResponse:
-        found = access.grant(request, settings, Role.VIEWER)
-        if isinstance(found, web.Response):
-            return found
+    @access.requires(settings, Role.VIEWER)
+    async def export(request: web.Request, found: Grant) -> web.StreamResponse:
         asked = parameters(request, found, MAX_EXPORT_ROWS)
         if isinstance(asked, web.Response):
             return asked

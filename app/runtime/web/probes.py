@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 from aiohttp import web
 
-from app.runtime.web.views import json_answer
+from app.runtime.web.errors import json_answer
 
 if TYPE_CHECKING:
     from app.runtime.host import Host

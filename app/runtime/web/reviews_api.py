@@ -15,13 +15,10 @@ from typing import TYPE_CHECKING
 
 import aiohttp
 from aiohttp import web
-from pydantic import ValidationError
 
-from app.records import loads
-from app.runtime.web import access
+from app.runtime.web import access, workers
 from app.runtime.web.access import Grant, Role
-from app.runtime.web.errors import error_response, read_body
-from app.runtime.web.views import json_answer
+from app.runtime.web.errors import error_response, json_answer, read_model
 from app.stream import review_queue
 from app.stream.router import KIND_REVIEW_DECISION
 from schemas import ReviewDecision
@@ -68,10 +65,8 @@ def register(app: web.Application, host: Host) -> None:
                 raise RuntimeError(body.get("error", resp.status))
             return body["items"], body["partitions"]
 
-    async def listing(request: web.Request) -> web.Response:
-        found = access.grant(request, settings, Role.VIEWER)
-        if isinstance(found, web.Response):
-            return found
+    @access.requires(settings, Role.VIEWER)
+    async def listing(request: web.Request, found: Grant) -> web.Response:
         query = request.query
         if query.get("state", "pending") != "pending":
             return error_response(400, "invalid_state", "only state=pending is listed (decided items are in "
@@ -87,7 +82,7 @@ def register(app: web.Application, host: Host) -> None:
         items, covered = local_page(account, after, limit)  # type: ignore[arg-type]
         if found.forwarded:
             return json_answer({"items": items, "partitions": covered})
-        others = {url for p, url in host.ownership.owners.items() if p not in covered and url != settings.web_url}
+        others = workers.others(host, covered)
         try:
             async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as session:
                 asked = [ask(session, url, request, found) for url in sorted(others)]
@@ -97,9 +92,8 @@ def register(app: web.Application, host: Host) -> None:
         except (aiohttp.ClientError, TimeoutError, ValueError, RuntimeError, KeyError) as exc:
             return error_response(503, "unavailable", f"a worker holding review items did not answer "
                                   f"({type(exc).__name__})")
-        missing = sorted(set(range(settings.partitions)) - set(covered))
-        if missing:
-            return error_response(503, "unavailable", f"partitions {missing} are not ready on any worker yet")
+        if (refused := workers.uncovered(settings, covered)) is not None:
+            return refused
         items.sort(key=lambda item: (item["deadline_ms"], item["review_id"]))
         page = items[:limit]
         next_cursor = f"{page[-1]['deadline_ms']}~{page[-1]['review_id']}" if len(items) > limit else None
@@ -107,24 +101,13 @@ def register(app: web.Application, host: Host) -> None:
             return access.audit_failed()
         return json_answer({"items": [{k: item.get(k) for k in SHOWN} for item in page], "next_cursor": next_cursor})
 
-    async def decide(request: web.Request) -> web.Response:
-        found = access.grant(request, settings, Role.ADMIN)
-        if isinstance(found, web.Response):
-            return found
+    @access.requires(settings, Role.ADMIN)
+    async def decide(request: web.Request, found: Grant) -> web.Response:
         rid = request.match_info["review_id"]
         partition = review_queue.partition_of(rid)
         if partition is None or partition >= settings.partitions:
             return error_response(404, "not_found", "no review item has this id")
-        raw = await read_body(request)
-        try:
-            body = ReviewDecision.model_validate(loads(raw))
-        except ValidationError as exc:
-            fields = ReviewDecision.model_fields
-            return error_response(400, "invalid_request", [
-                f"{'.'.join(str(p) if p in fields else '(unknown field)' for p in e['loc']) or '(body)'}: {e['msg']}"
-                for e in exc.errors()])
-        except ValueError as exc:
-            return error_response(400, "invalid_request", f"body is not valid JSON: {exc}")
+        raw, body = await read_model(request, ReviewDecision)
         state = host.local_state(partition)
         if state is None:
             owner = host.ownership.owners.get(partition)

@@ -24,9 +24,9 @@ from app.domain.masking import redact
 from app.engine.inputs import TP
 from app.reports import stats_answer
 from app.reports.metrics import CONTENT_TYPE, Gauges
+from app.runtime.web import workers
 from app.runtime.web.access import FORWARDED
-from app.runtime.web.errors import error_response
-from app.runtime.web.views import json_answer
+from app.runtime.web.errors import error_response, json_answer
 
 if TYPE_CHECKING:
     from app.runtime.host import Host
@@ -76,7 +76,7 @@ def register(app: web.Application, host: Host) -> None:
         if request.headers.get(FORWARDED):
             return json_answer({"partitions": {str(p): raw for p, raw in mine.items()}})
         found = dict(mine)
-        others = {url for p, url in host.ownership.owners.items() if p not in found and url != settings.web_url}
+        others = workers.others(host, found)
         try:
             async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as session:
                 for theirs in await asyncio.gather(*(ask(session, url) for url in sorted(others))):
@@ -85,9 +85,8 @@ def register(app: web.Application, host: Host) -> None:
         except (aiohttp.ClientError, TimeoutError, ValueError, RuntimeError, KeyError, TypeError) as exc:
             return error_response(503, "unavailable", f"a worker holding table partitions did not answer "
                                   f"({type(exc).__name__})")
-        missing = sorted(set(range(settings.partitions)) - set(found))
-        if missing:
-            return error_response(503, "unavailable", f"partitions {missing} are not ready on any worker yet")
+        if (refused := workers.uncovered(settings, found)) is not None:
+            return refused
         merged = stats_answer.empty()
         for partition in sorted(found):
             stats_answer.merge(merged, found[partition])

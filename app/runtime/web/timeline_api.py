@@ -17,16 +17,13 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-import aiohttp
 from aiohttp import web
 
 from app.domain.numbers import NumberStatus, parse_recipient
-from app.runtime.web import access
-from app.runtime.web.access import Role
-from app.runtime.web.errors import error_response
-from app.runtime.web.views import json_answer
+from app.runtime.web import access, workers
+from app.runtime.web.access import Grant, Role
+from app.runtime.web.errors import account_param, error_response, json_answer
 from app.stream import timeline
-from schemas.inbound import MAX_ACCOUNT_CHARS, bounded_id
 
 if TYPE_CHECKING:
     from app.runtime.host import Host
@@ -69,17 +66,12 @@ def read_timeline(host: Host, table: Any, number: str, account_id: str, as_of: d
 def register(app: web.Application, host: Host) -> None:
     settings = host.settings
 
-    async def history(request: web.Request) -> web.Response:
-        found = access.grant(request, settings, Role.VIEWER)
-        if isinstance(found, web.Response):
-            return found
+    @access.requires(settings, Role.VIEWER)
+    async def history(request: web.Request, found: Grant) -> web.Response:
         parsed = parse_recipient(request.match_info["number"], settings.default_region)
         if parsed.status in (NumberStatus.MISSING, NumberStatus.UNPARSEABLE):
             return error_response(400, "invalid_number", "the number cannot be read as a phone number")
-        account_id = request.query.get("account", "default")
-        if not account_id:
-            return error_response(400, "invalid_account", "account must not be empty")
-        account_id = bounded_id(account_id, MAX_ACCOUNT_CHARS)
+        account_id = account_param(request.query, "default")
         as_of_text = request.query.get("as_of")
         as_of = None
         if as_of_text is not None:
@@ -91,7 +83,7 @@ def register(app: web.Application, host: Host) -> None:
         assert e164 is not None
         path = f"/optouts/{e164}/history"
         params = {"account": account_id, **({"as_of": as_of.isoformat()} if as_of else {})}
-        table, answer = await access.at_owner(host, request, found, e164, lambda owner: forward(
+        table, answer = await access.at_owner(host, request, found, e164, lambda owner: workers.forward(
             owner, path, params, access.forward_headers(settings, found, "GET", path)))
         if answer is not None:
             return answer
@@ -101,13 +93,3 @@ def register(app: web.Application, host: Host) -> None:
         return json_answer(body)
 
     app.router.add_get("/optouts/{number}/history", history)
-
-
-async def forward(owner: str, path: str, params: dict[str, str], headers: dict[str, str]) -> web.Response:
-    try:
-        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=5)) as session, \
-                session.get(f"{owner}{path}", params=params, headers=headers) as resp:
-            return json_answer(await resp.json(), status=resp.status)
-    except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
-        return error_response(503, "unavailable",
-                              f"the worker holding this number did not answer ({type(exc).__name__})")

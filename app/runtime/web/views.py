@@ -4,23 +4,17 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-import aiohttp
 from aiohttp import web
 
 from app.domain.numbers import NumberStatus, parse_recipient
-from app.runtime.web import access
-from app.runtime.web.access import FORWARDED, Role
-from app.runtime.web.errors import dumps, error_response
-from schemas.inbound import MAX_ACCOUNT_CHARS, bounded_id
+from app.runtime.web import access, workers
+from app.runtime.web.access import FORWARDED, Grant, Role
+from app.runtime.web.errors import account_param, error_response, json_answer
 
 if TYPE_CHECKING:
     from app.runtime.host import Host
 
-__all__ = ["FORWARDED", "json_answer", "register"]
-
-
-def json_answer(value: object, status: int = 200) -> web.Response:
-    return web.json_response(value, status=status, dumps=dumps)
+__all__ = ["FORWARDED", "register"]
 
 
 def register(app: web.Application, host: Host) -> None:
@@ -32,23 +26,18 @@ def register(app: web.Application, host: Host) -> None:
             return json_answer({"status": "ok", **report})
         return json_answer({"status": "not_ready", **report}, status=503)
 
-    async def lookup(request: web.Request) -> web.Response:
-        found = access.grant(request, settings, Role.VIEWER)
-        if isinstance(found, web.Response):
-            return found
+    @access.requires(settings, Role.VIEWER)
+    async def lookup(request: web.Request, found: Grant) -> web.Response:
         # read as a send's recipient is: the state of the number a send to it would reach
         parsed = parse_recipient(request.match_info["number"], settings.default_region)
         if parsed.status in (NumberStatus.MISSING, NumberStatus.UNPARSEABLE):
             return error_response(400, "invalid_number", parsed.error)
-        account_id = request.query.get("account", "default")
-        if not account_id:
-            return error_response(400, "invalid_account", "account must not be empty")
-        account_id = bounded_id(account_id, MAX_ACCOUNT_CHARS)  # as replies and sends are keyed
+        account_id = account_param(request.query, "default")
         e164 = parsed.e164
         assert e164 is not None
         path = f"/optouts/{e164}"
-        state_view, answer = await access.at_owner(host, request, found, e164, lambda owner: _forward(
-            owner, path, account_id, access.forward_headers(settings, found, "GET", path)))
+        state_view, answer = await access.at_owner(host, request, found, e164, lambda owner: workers.forward(
+            owner, path, {"account": account_id}, access.forward_headers(settings, found, "GET", path)))
         if answer is not None:
             return answer
         state = host.decider.lookup(state_view, e164, account_id)
@@ -67,13 +56,3 @@ def register(app: web.Application, host: Host) -> None:
 
     app.router.add_get("/health", health)
     app.router.add_get("/optouts/{number}", lookup)
-
-
-async def _forward(owner: str, path: str, account_id: str, headers: dict[str, str]) -> web.Response:
-    try:
-        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=5)) as session, \
-                session.get(f"{owner}{path}", params={"account": account_id}, headers=headers) as resp:
-            return json_answer(await resp.json(), status=resp.status)
-    except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
-        return error_response(503, "unavailable",
-                              f"the worker holding this number did not answer ({type(exc).__name__})")
