@@ -1,5 +1,6 @@
 """The ``GET /stats`` answer: the figures kept in each partition's state
-(:mod:`app.stream.figures`) read, merged across partitions and workers, and rendered."""
+(:mod:`app.stream.figures`) read, merged across partitions and workers, and rendered in the
+shape declared by :mod:`app.reports.stats_contract`."""
 
 from __future__ import annotations
 
@@ -7,14 +8,20 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from app.stream import histogram, review_queue
+from app.reports.stats_contract import (
+    ConsentEventCount,
+    OldestReview,
+    PreventedSendsDay,
+    SeriesPoint,
+    StatsFigures,
+)
+from app.stream import histogram, keys, review_queue
 from app.stream.figures import (
     DAY_SLOTS,
     DAYS_KEPT,
     HOUR_SLOTS,
     MAX_ACCOUNTS_SHOWN,
     MINUTE_SLOTS,
-    TOTALS_KEY,
     Table,
     add_counts,
     new_totals,
@@ -26,18 +33,18 @@ from app.stream.tally import OTHER
 
 def read(table: Table, now_ms: int) -> dict:
     """One partition's figures, in the mergeable form of :func:`merge`."""
-    totals = valid_totals(table.get(TOTALS_KEY), now_ms)
+    totals = valid_totals(table.get(keys.STATS_TOTALS_KEY), now_ms)
     minutes, hours, days = {}, {}, {}
     for slot in range(MINUTE_SLOTS):
-        bucket = table.get(b"__stats__|m|%d" % slot)
+        bucket = table.get(keys.stats_minute_key(slot))
         if isinstance(bucket, dict) and isinstance(bucket.get("t"), int) and now_ms - bucket["t"] < DAY:
             minutes[str(bucket["t"])] = bucket
     for slot in range(HOUR_SLOTS):
-        bucket = table.get(b"__stats__|h|%d" % slot)
+        bucket = table.get(keys.stats_hour_key(slot))
         if isinstance(bucket, dict) and isinstance(bucket.get("t"), int) and now_ms - bucket["t"] < HOUR_SLOTS * HOUR:
             hours[str(bucket["t"])] = bucket
     for slot in range(DAY_SLOTS):
-        day = table.get(b"__stats__|d|%d" % slot)
+        day = table.get(keys.stats_day_key(slot))
         if isinstance(day, dict) and isinstance(day.get("t"), int) and now_ms - day["t"] < DAYS_KEPT * DAY:
             days[str(day["t"])] = dict(day.get("a") or {})
     return {"totals": totals, "minutes": minutes, "hours": hours, "days": days, "review": review_summary(table)}
@@ -116,8 +123,17 @@ def _top(counts: dict[str, int], n: int, label: Callable[[str], str]) -> dict[st
     return shown
 
 
-def render(merged: dict, now_ms: int, label: Callable[[str], str] = lambda s: s) -> dict:
-    """The ``GET /stats`` figures (``label`` shows an account name: the web layer masks digits)."""
+def _points(buckets: dict[str, dict]) -> list[SeriesPoint]:
+    """A series of :func:`render`, oldest first, from merged minute or hour buckets."""
+    return [{"t": _iso(b["t"]), "forwarded": b["f"], "suppressed": sum(b["s"].values()),
+             "suppressed_by_reason": dict(sorted(b["s"].items())), "dead_lettered": b["d"], "opt_outs": b["o"],
+             "opt_ins": b["i"], "confirmations": b["c"]}
+            for _, b in sorted(buckets.items(), key=lambda kv: int(kv[0]))]
+
+
+def render(merged: dict, now_ms: int, label: Callable[[str], str] = lambda s: s) -> StatsFigures:
+    """The ``GET /stats`` figures (``label`` shows an account name: the web layer masks digits),
+    in the shape of :class:`~app.reports.stats_contract.StatsFigures`."""
     t = merged["totals"]
     consent = t["consent"]
 
@@ -129,19 +145,13 @@ def render(merged: dict, now_ms: int, label: Callable[[str], str] = lambda s: s)
                 out[parts[field]] = out.get(parts[field], 0) + n
         return dict(sorted(out.items()))
 
-    events = [{"intent": p[0], "source": p[1], "rule": p[2], "verdict": p[3], "count": n}
-              for kind, n in sorted(consent.items()) if len(p := kind.split("|")) == 4]
+    events: list[ConsentEventCount] = [
+        {"intent": p[0], "source": p[1], "rule": p[2], "verdict": p[3], "count": n}
+        for kind, n in sorted(consent.items()) if len(p := kind.split("|")) == 4]
     honour, confirm = t["honour"], t["confirm"]
     within = histogram.at_most(confirm, FIVE_MINUTES_MS)
-    series = {
-        name: [{"t": _iso(b["t"]), "forwarded": b["f"], "suppressed": sum(b["s"].values()),
-                "suppressed_by_reason": dict(sorted(b["s"].items())), "dead_lettered": b["d"], "opt_outs": b["o"],
-                "opt_ins": b["i"], "confirmations": b["c"]}
-               for _, b in sorted(merged[key].items(), key=lambda kv: int(kv[0]))]
-        for name, key in (("per_minute", "minutes"), ("per_hour", "hours"))
-    }
     review = merged["review"]
-    oldest = None
+    oldest: OldestReview | None = None
     if review.get("oldest_deadline_ms") is not None:
         deadline = review["oldest_deadline_ms"]
         event_time = review.get("oldest_event_time")
@@ -149,9 +159,10 @@ def render(merged: dict, now_ms: int, label: Callable[[str], str] = lambda s: s)
         oldest = {"event_time": event_time, "deadline": _iso(deadline),
                   "age_s": _seconds(now_ms - event_ms) if event_ms is not None else None,
                   "time_left_s": _seconds(deadline - now_ms), "overdue": deadline <= now_ms}
-    prevented = [{"day": _iso(int(day))[:10], "total": sum(accounts.values()),
-                  "by_account": _top(accounts, MAX_ACCOUNTS_SHOWN, label)}
-                 for day, accounts in sorted(merged["days"].items(), key=lambda kv: int(kv[0]))]
+    prevented: list[PreventedSendsDay] = [
+        {"day": _iso(int(day))[:10], "total": sum(accounts.values()),
+         "by_account": _top(accounts, MAX_ACCOUNTS_SHOWN, label)}
+        for day, accounts in sorted(merged["days"].items(), key=lambda kv: int(kv[0]))]
     return {
         "since": _iso(t["since"]) if t["since"] < 2**62 else None,
         "totals": {
@@ -179,5 +190,5 @@ def render(merged: dict, now_ms: int, label: Callable[[str], str] = lambda s: s)
                                "max_s": _seconds(confirm["max"] if confirm["n"] else None)},
         "review_queue": {"pending": review["pending"], "oldest": oldest},
         "prevented_sends": prevented,
-        "series": series,
+        "series": {"per_minute": _points(merged["minutes"]), "per_hour": _points(merged["hours"])},
     }

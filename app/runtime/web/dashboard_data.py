@@ -1,9 +1,10 @@
 """What the dashboard shows, gathered from the cluster's own HTTP answers.
 
 - totals, suppressed by reason and the rate series: ``GET /stats`` of this worker (which
-  speaks for the cluster once it sums every worker; what it says of its scope is shown);
-  the rate series, when ``/stats`` has none, come from the tail of the consent log
-  (:mod:`app.runtime.web.consent_tail`);
+  speaks for the cluster once it sums every worker; what it says of its scope is shown),
+  checked once against its contract (:class:`app.reports.stats_contract.StatsAnswer`): an
+  answer in another shape is shown as not available; the rate series, when ``/stats`` has
+  none, come from the tail of the consent log (:mod:`app.runtime.web.consent_tail`);
 - recent consent events: the tail of the consent log, numbers masked;
 - the review queue: ``GET /reviews`` of every worker, asked as forwarded requests (each
   answers for the partitions it holds, and does not audit: the dashboard's answer is
@@ -26,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 import aiohttp
 
 from app.domain.masking import mask
+from app.reports.stats_contract import SeriesPoint, StatsAnswer, check_answer
 from app.runtime.web import access
 from app.runtime.web.access import Grant
 
@@ -38,7 +40,7 @@ EVENTS_SHOWN = 25
 BODY_CHARS = 80
 MINUTE_POINTS = 60  # the per-minute chart: the last hour
 HOUR_POINTS = 24  # the per-hour chart: the last day
-TOTALS = (  # (key in /stats, label)
+TOTALS = (  # (key in /stats' totals, label)
     ("forwarded", "Sends forwarded"),
     ("suppressed", "Sends suppressed"),
     ("dead_lettered", "Dead-lettered"),
@@ -46,123 +48,73 @@ TOTALS = (  # (key in /stats, label)
     ("opt_ins", "Opt-ins"),
     ("confirmations", "Confirmations sent"),
 )
-TIME_KEYS = ("t", "at", "time", "start", "minute", "hour", "bucket", "ts")
-OUT_KEYS = ("opt_outs", "opt_out", "optouts")
-IN_KEYS = ("opt_ins", "opt_in", "optins")
 
 
 def masked(number: Any) -> str:
     return mask(number) if isinstance(number, str) else ""
 
 
-def _count(value: Any) -> int | None:
-    """An int, or the sum of a dict of ints (e.g. opt-outs by source)."""
-    if isinstance(value, bool):
+# ------------------------------------------------------------ GET /stats (app/reports/stats_contract.py)
+
+
+def read_stats(body: object) -> StatsAnswer | None:
+    """``body`` (the JSON of ``GET /stats``) checked once against the contract; None when it
+    is not in that shape (then shown as not available, as an answer that is not JSON is)."""
+    try:
+        return check_answer(body)
+    except ValueError:
         return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, dict):
-        parts = [_count(v) for v in value.values()]
-        return sum(p for p in parts if p is not None) if any(p is not None for p in parts) else None
-    return None
 
 
-def _find(stats: dict, key: str) -> Any:
-    for where in (stats, stats.get("totals"), stats.get("sends"), stats.get("consent"), stats.get("counts")):
-        if isinstance(where, dict) and key in where:
-            return where[key]
-    return None
+def stats_panel(stats: StatsAnswer | None, error: str | None) -> dict:
+    """The totals panel: the scope ``/stats`` states, totals, compliance rows, suppressed by reason."""
+    if stats is None:
+        return {"available": False, "error": error, "scope": None, "totals": [], "compliance": [], "suppressed": []}
+    return {"available": True, "error": error, "scope": stats["scope"], "totals": totals(stats),
+            "compliance": compliance(stats), "suppressed": suppressed_by_reason(stats)}
 
 
-def totals(stats: dict) -> list[dict]:
-    out = []
-    for key, label in TOTALS:
-        value = _count(_find(stats, key))
-        if value is None and key == "suppressed":
-            value = _count(_find(stats, "suppressed_by_reason"))
-        if value is not None:
-            out.append({"key": key, "label": label, "value": value})
-    return out
+def totals(stats: StatsAnswer) -> list[dict]:
+    t = stats["totals"]
+    values = {"forwarded": t["forwarded"], "suppressed": t["suppressed"], "dead_lettered": t["dead_lettered"],
+              "opt_outs": t["opt_outs"], "opt_ins": t["opt_ins"],
+              # by purpose; until one was sent there is no purpose and no row (as before the contract)
+              "confirmations": sum(t["confirmations"].values()) if t["confirmations"] else None}
+    return [{"key": key, "label": label, "value": values[key]} for key, label in TOTALS if values[key] is not None]
 
 
-def suppressed_by_reason(stats: dict) -> list[dict]:
-    found = _find(stats, "suppressed_by_reason") or _find(stats, "suppressed")
-    if not isinstance(found, dict):
-        return []
-    rows = [{"reason": str(k), "count": _count(v) or 0} for k, v in found.items() if _count(v) is not None]
-    top = max((r["count"] for r in rows), default=0)
-    for row in rows:
-        row["share"] = round(row["count"] / top, 3) if top else 0.0
+def suppressed_by_reason(stats: StatsAnswer) -> list[dict]:
+    counts = stats["totals"]["suppressed_by_reason"]
+    top = max(counts.values(), default=0)
+    rows = [{"reason": reason, "count": n, "share": round(n / top, 3) if top else 0.0} for reason, n in counts.items()]
     return sorted(rows, key=lambda r: (-r["count"], r["reason"]))
 
 
-def _seconds(value: Any) -> float | None:
-    if isinstance(value, bool):
+def _unix_s(iso: str) -> float | None:
+    """Seconds since the epoch of an ISO time of the contract (UTC, with its offset); None if
+    it is not one."""
+    try:
+        moment = datetime.fromisoformat(iso)
+    except ValueError:
         return None
-    if isinstance(value, int | float):
-        return value / 1000 if value > 10**11 else float(value)
-    if isinstance(value, str) and len(value) <= 64:
-        try:
-            moment = datetime.fromisoformat(value)
-        except ValueError:
-            return None
-        return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
-    return None
+    return moment.timestamp() if moment.tzinfo is not None else None
 
 
-def _first(entry: dict, keys: tuple[str, ...]) -> Any:
-    for key in keys:
-        if key in entry:
-            return entry[key]
-    return None
-
-
-def _series(value: Any) -> dict | None:
-    """``{"t": [unix s], "opt_out": [...], "opt_in": [...]}`` from a /stats series: a list of
-    ``{time, opt_outs, opt_ins}`` entries or a dict of lists; None if it is neither."""
-    t: list[float] = []
-    outs: list[int] = []
-    ins: list[int] = []
-    if isinstance(value, list):
-        for entry in value:
-            if not isinstance(entry, dict):
-                continue
-            at = _seconds(_first(entry, TIME_KEYS))
-            if at is None:
-                continue
-            t.append(at)
-            outs.append(_count(_first(entry, OUT_KEYS)) or 0)
-            ins.append(_count(_first(entry, IN_KEYS)) or 0)
-    elif isinstance(value, dict):
-        times = _first(value, ("t", "times", *TIME_KEYS))
-        if not isinstance(times, list):
-            return None
-        o, i = _first(value, OUT_KEYS), _first(value, IN_KEYS)
-        for n, raw in enumerate(times):
-            at = _seconds(raw)
-            if at is None:
-                continue
-            t.append(at)
-            outs.append(_count(o[n]) or 0 if isinstance(o, list) and n < len(o) else 0)
-            ins.append(_count(i[n]) or 0 if isinstance(i, list) and n < len(i) else 0)
-    else:
+def _series(points: list[SeriesPoint]) -> dict | None:
+    """``{"t": [unix s], "opt_out": [...], "opt_in": [...]}`` of a /stats series, by time;
+    None if it has no point."""
+    rows = sorted(((at, p["opt_outs"], p["opt_ins"]) for p in points if (at := _unix_s(p["t"])) is not None),
+                  key=lambda row: row[0])
+    if not rows:
         return None
-    if not t:
-        return None
-    order = sorted(range(len(t)), key=t.__getitem__)
-    return {"t": [t[n] for n in order], "opt_out": [outs[n] for n in order], "opt_in": [ins[n] for n in order]}
+    return {"t": [row[0] for row in rows], "opt_out": [row[1] for row in rows], "opt_in": [row[2] for row in rows]}
 
 
-def stats_series(stats: dict) -> dict[str, dict] | None:
-    series = stats.get("series")
-    if not isinstance(series, dict):
-        return None
-    out = {}
-    for name, keys in (("minute", ("per_minute", "minute", "minutes", "1m")),
-                       ("hour", ("per_hour", "hour", "hours", "1h"))):
-        parsed = _series(_first(series, keys))
-        if parsed is not None:
-            out[name] = parsed
+def stats_series(stats: StatsAnswer) -> dict[str, dict] | None:
+    """The per-minute and per-hour opt-outs and opt-ins of ``/stats``; None when it has none."""
+    series = stats["series"]
+    out = {name: parsed for name, points in (("minute", series["per_minute"]), ("hour", series["per_hour"]))
+           if (parsed := _series(points)) is not None}
     return out or None
 
 
@@ -171,50 +123,40 @@ def dense(series: dict, step_s: int, points: int, now_s: float) -> dict:
     to now (or the last point, if later), zero where it has none (a series may list only the
     buckets that counted something)."""
     counts: dict[str, Counter[int]] = {"opt_out": Counter(), "opt_in": Counter()}
-    for n, at in enumerate(series.get("t") or []):
+    for n, at in enumerate(series["t"]):
         bucket = int(at // step_s)
         for name in counts:
-            values = series.get(name) or []
-            counts[name][bucket] += values[n] if n < len(values) else 0
+            counts[name][bucket] += series[name][n]
     last = max([int(now_s // step_s), *(b for c in counts.values() for b in c)])
     buckets = range(last - points + 1, last + 1)
     return {"t": [b * step_s for b in buckets], "opt_out": [counts["opt_out"][b] for b in buckets],
             "opt_in": [counts["opt_in"][b] for b in buckets]}
 
 
-def compliance(stats: dict) -> list[dict]:
-    """The compliance figures of ``GET /stats`` that it has, as (label, text) rows."""
+def compliance(stats: StatsAnswer) -> list[dict]:
+    """The compliance figures of ``GET /stats``, as (label, text) rows; time to honour and
+    confirmations once something was counted."""
     rows = []
-    honour = stats.get("time_to_honour")
-    if isinstance(honour, dict) and honour.get("count"):
+    honour = stats["time_to_honour"]
+    if honour["count"]:
         rows.append({"label": "Time to honour (p50 / p99 / max)",
-                     "value": " / ".join(_secs(honour.get(k)) for k in ("p50_s", "p99_s", "max_s"))})
-    confirm = stats.get("confirmation_delay")
-    if isinstance(confirm, dict) and confirm.get("count"):
-        rows.append({"label": f"Confirmations within {confirm.get('limit_s', 300)} s",
-                     "value": f"{confirm.get('within_limit')} of {confirm.get('count')} "
-                              f"(p99 {_secs(confirm.get('p99_s'))})",
-                     "bad": bool(confirm.get("over_limit"))})
-    queue = stats.get("review_queue")
-    if isinstance(queue, dict) and "pending" in queue:
-        oldest = queue.get("oldest") if isinstance(queue.get("oldest"), dict) else None
-        text = str(queue.get("pending"))
-        if oldest:
-            text += f"; oldest {_secs(oldest.get('age_s'))} old, deadline in {_secs(oldest.get('time_left_s'))}"
-        rows.append({"label": "Review queue", "value": text, "bad": bool(oldest and oldest.get("overdue"))})
+                     "value": " / ".join(_secs(s) for s in (honour["p50_s"], honour["p99_s"], honour["max_s"]))})
+    confirm = stats["confirmation_delay"]
+    if confirm["count"]:
+        rows.append({"label": f"Confirmations within {confirm['limit_s']} s",
+                     "value": f"{confirm['within_limit']} of {confirm['count']} (p99 {_secs(confirm['p99_s'])})",
+                     "bad": bool(confirm["over_limit"])})
+    queue = stats["review_queue"]
+    oldest = queue["oldest"]
+    text = str(queue["pending"])
+    if oldest is not None:
+        text += f"; oldest {_secs(oldest['age_s'])} old, deadline in {_secs(oldest['time_left_s'])}"
+    rows.append({"label": "Review queue", "value": text, "bad": oldest is not None and oldest["overdue"]})
     return rows
 
 
-def _scope(stats: dict) -> str | None:
-    scope = stats.get("scope")
-    if isinstance(scope, str):
-        return scope[:200]
-    since = stats.get("since")
-    return f"all workers, since {since[:19].replace('T', ' ')}" if isinstance(since, str) else None
-
-
-def _secs(value: Any) -> str:
-    if not isinstance(value, int | float) or isinstance(value, bool):
+def _secs(value: float | None) -> str:
+    if value is None:
         return "?"
     if abs(value) >= 86400:
         return f"{value / 86400:.1f} d"
@@ -223,6 +165,9 @@ def _secs(value: Any) -> str:
     if abs(value) >= 60:
         return f"{value / 60:.1f} min"
     return f"{value:.3g} s"
+
+
+# ------------------------------------------------------------ the other sources
 
 
 def tail_series(rates: dict[str, Counter[int]], now_s: float) -> dict[str, dict]:
@@ -286,7 +231,7 @@ class Gatherer:
             stats, reviews, workers, recent = await asyncio.gather(
                 self._stats(session, found), self._reviews(session, found), self._workers(session, found),
                 self._recent())
-        series = stats_series(stats["body"]) if stats["body"] else None
+        series = stats_series(stats["body"]) if stats["body"] is not None else None
         series_source = "GET /stats"
         if series is None and self.tail.available:
             series, series_source = tail_series(self.tail.rates, time.time()), "the consent log's tail"
@@ -298,11 +243,7 @@ class Gatherer:
         model = {
             "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
             "worker": self.host.worker_id,
-            "stats": {"available": stats["body"] is not None, "error": stats["error"],
-                      "scope": _scope(stats["body"] or {}),
-                      "totals": totals(stats["body"] or {}),
-                      "compliance": compliance(stats["body"] or {}),
-                      "suppressed": suppressed_by_reason(stats["body"] or {})},
+            "stats": stats_panel(stats["body"], stats["error"]),
             "series": {"available": series is not None, "source": series_source if series else None,
                        **(series or {})},
             "recent": recent,
@@ -321,9 +262,12 @@ class Gatherer:
                 body = await resp.json()
                 if resp.status != 200 or not isinstance(body, dict):
                     raise ValueError(f"status {resp.status}")
-                return {"body": body, "error": None}
         except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
             return {"body": None, "error": f"GET /stats did not answer ({type(exc).__name__})"}
+        answer = read_stats(body)
+        if answer is None:
+            return {"body": None, "error": "GET /stats answered in a shape this dashboard does not read"}
+        return {"body": answer, "error": None}
 
     async def _reviews(self, session: aiohttp.ClientSession, found: Grant) -> dict:
         settings = self.host.settings
