@@ -23,6 +23,7 @@ from app.records import Output, dumps, loads
 from app.settings import Settings
 from app.stream.counters import Stats
 from app.stream.decider import Decider
+from app.stream.keys import consent_key
 from app.stream.partitioner import key_hash
 from app.stream.router import Router
 
@@ -492,7 +493,7 @@ class Driver:
         return [loads(r.value) for r in self.broker.records(topic) if r.value is not None]
 
     def state(self, number: str, account: str = "default") -> dict | None:
-        key = f"{number}|{account}".encode()
+        key = consent_key(number, account)
         for store in self.stores.stores.values():
             raw = store.get(key)
             if raw is not None:

@@ -34,13 +34,13 @@ from app.settings import Settings
 from app.stream import figures
 from app.stream.counters import Stats
 from app.stream.decider import Decider
-from app.stream.router import KIND_SEND, Router
+from app.stream.keys import ORIGINS_KEY
+from app.stream.routed import TALLY_RECORD_KEY, Kind, RoutedSend, TallyRecord
+from app.stream.router import Router
 from app.stream.tally import Tally, Topics, route_outcome
 
 log = logging.getLogger("app.engine")
 
-ORIGINS_KEY = b"__origins__"  # state key: highest decided offset per input partition
-KIND_TALLY = "tally"  # a routed record of routing-stage outcomes to count (not a decision)
 MAX_TALLY_ENTRIES = 5_000  # per tally record (each entry ~30 bytes)
 OBSERVATIONS_KEPT = 32  # per send partition (an older one dropped only makes sends after a START wait less known)
 
@@ -52,7 +52,7 @@ BatchObserver = Callable[[list[Tally], float | None, int | None], None]
 class Held:
     __slots__ = ("offset", "routed", "since_ms", "stamp")
 
-    def __init__(self, offset: int, routed: dict, stamp: Stamp | None, since_ms: int) -> None:
+    def __init__(self, offset: int, routed: RoutedSend, stamp: Stamp | None, since_ms: int) -> None:
         self.offset = offset
         self.routed = routed
         self.stamp = stamp  # the reply ends it waits for (None: none known yet, held until there are)
@@ -131,7 +131,7 @@ class Processor:
                 tp = TP(record.topic, record.partition)
                 out = by_task.setdefault(tp, [])
             if record.topic == routed_topic:
-                self._decide(record, out)
+                self._apply_routed(record, out)
             else:
                 self._route(record, out, tp)
             self.positions[tp] = record.offset + 1
@@ -188,8 +188,9 @@ class Processor:
             source = f"{tp.topic}:{tp.partition}"
             partition = zlib.crc32(source.encode()) % self.settings.partitions
             for i in range(0, len(outcomes), MAX_TALLY_ENTRIES):
-                value = dumps({"kind": KIND_TALLY, "source": source, "outcomes": outcomes[i:i + MAX_TALLY_ENTRIES]})
-                by_task.setdefault(tp, []).append(Output(self.routed_topic, value, key=b"__tally__",
+                record: TallyRecord = {"kind": Kind.TALLY, "source": source,
+                                       "outcomes": outcomes[i:i + MAX_TALLY_ENTRIES]}
+                by_task.setdefault(tp, []).append(Output(self.routed_topic, dumps(record), key=TALLY_RECORD_KEY,
                                                          partition=partition))
         self._route_outcomes = {}
 
@@ -212,24 +213,26 @@ class Processor:
         if self.on_batch is not None and (tallies or seconds is not None):
             self.on_batch(list(tallies.values()), seconds, age_ms)
 
-    def _decide(self, record: InRecord, out: list[Output]) -> None:
+    def _apply_routed(self, record: InRecord, out: list[Output]) -> None:
+        """Count a tally record, skip a replay, hold a send until its replies are applied, or
+        decide it; any other kind goes to the decider."""
         partition = record.partition
         state = self.states[partition]
         try:
             routed = loads(record.value)
-            if routed.get("kind") == KIND_TALLY:
+            if routed.get("kind") == Kind.TALLY:
                 self._count_route_outcomes(partition, state, routed)
                 return
             if self._replayed(partition, state, routed):
                 self.stats.count("replays_skipped")
                 return
-            if routed.get("kind") == KIND_SEND:
+            if routed.get("kind") == Kind.SEND:
                 held = self.held[partition]
                 stamp = self._stamp
                 if held or not self._covered(partition, record.offset, stamp):
                     held.append(Held(record.offset, routed, stamp, self.clock_ms()))
                     return
-                out.extend(self.decider.decide_send(routed, state))
+                out.extend(self.decider.send_or_suppress(routed, state))
                 self._mark_decided(state, routed)
                 return
             out.extend(self.decider.process(record.value, state))
@@ -256,7 +259,7 @@ class Processor:
         origins = state.get(ORIGINS_KEY) or {}
         if origins.get(name, -1) >= origin[2]:
             return True
-        if routed.get("kind") == KIND_SEND:
+        if routed.get("kind") == Kind.SEND:
             # marked durable only when decided; while held, remembered here only (a crash
             # replays the held send itself, which must not then be taken for a replay)
             pending = self._held_origins.setdefault(partition, {})
@@ -301,7 +304,7 @@ class Processor:
                     break
                 held.popleft()
                 try:
-                    out.extend(self.decider.decide_send(first.routed, state))
+                    out.extend(self.decider.send_or_suppress(first.routed, state))
                     self._mark_decided(state, first.routed)
                 except Exception as exc:
                     record = InRecord(self.routed_topic, partition, first.offset, None, None, dumps(first.routed))

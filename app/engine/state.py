@@ -12,6 +12,7 @@ from typing import Any
 
 from app.engine.ports import StorePort
 from app.records import dumps, loads
+from app.stream.keys import is_bookkeeping
 
 
 class PartitionState:
@@ -34,10 +35,10 @@ class PartitionState:
     def pending(self) -> dict[bytes, bytes]:
         """The held-back writes, encoded (what the changelog and the store get).
 
-        Bookkeeping keys (``__...``, e.g. which inputs were decided) come last: a
+        Bookkeeping keys (``__...``, :mod:`app.stream.keys`, e.g. which inputs were decided) come last: a
         crash in the middle of writing the changelog must never leave a record
         saying an input was decided without the state change it made."""
-        items = sorted(self._pending.items(), key=lambda kv: kv[0].startswith(b"__"))
+        items = sorted(self._pending.items(), key=lambda kv: is_bookkeeping(kv[0]))
         return {key: dumps(value) for key, value in items}
 
     def has_pending(self) -> bool:

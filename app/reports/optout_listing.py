@@ -3,10 +3,11 @@
 A listing walks the stored keys of every partition in order, ``(partition, key)``,
 a few hundred keys at a time (:func:`scan_chunk`), and keeps the ``<E.164>|<account>``
 keys whose consent state is opted out and that pass the :class:`Filters`. Every other
-key (``...|replies``, ``...|history``, ``review|...``, ``reviews|...``, ``__...``) is
-skipped. The position between pages is a :class:`Cursor`: a partition and the last key
-read there, bound to the filters it was made with, sealed (encrypted and authenticated
-with a key derived from the configured tokens) since the key holds a whole number.
+key (``...|replies``, ``...|history``, ``review|...``, ``reviews|...``, ``__...``; the key
+space is :mod:`app.stream.keys`) is skipped. The position between pages is a
+:class:`Cursor`: a partition and the last key read there, bound to the filters it was
+made with, sealed (encrypted and authenticated with a key derived from the configured
+tokens) since the key holds a whole number.
 
 It reads the *stored* state (:meth:`app.engine.ports.StorePort.scan`): a change the
 engine made in the last checkpoint interval (~100 ms) shows once it is stored.
@@ -30,6 +31,7 @@ import orjson
 from app.domain.masking import mask
 from app.engine.ports import StorePort
 from app.reports.csv_cells import cell
+from app.stream.keys import CONSENT_PREFIX
 from schemas.inbound import MAX_ACCOUNT_CHARS, bounded_id
 
 CHUNK_KEYS = 64  # keys read per store call; the caller rests (gives the event loop back) between calls
@@ -39,7 +41,6 @@ MAX_SCANNED_PER_PAGE = 20_000  # keys read for one page at most: a rare filter a
 MAX_CURSOR_CHARS = 1024
 MAX_KEY_BYTES = 600  # an E.164 number, "|", an account id of at most 128 characters (UTF-8)
 MAX_TIME_CHARS = 64
-NUMBER_PREFIX = b"+"  # consent keys start with the E.164 number
 OPTED_OUT = b'"opted_out":true'  # how a stored opted-out state reads (orjson, compact)
 SOURCES = ("keyword", "phrase", "operator", "provider", "review", "review_deadline", "import")
 IMPORT_PREFIX = "import:"  # message ids of imported opt-outs (app/intake/import_file.py)
@@ -204,7 +205,7 @@ def decode_cursor(text: str, filters: Filters, partitions: int, secret: bytes) -
         raise bad
     if digest != filters.digest().encode():
         raise bad
-    if after and (not after.startswith(NUMBER_PREFIX) or len(after) > MAX_KEY_BYTES):
+    if after and (not after.startswith(CONSENT_PREFIX) or len(after) > MAX_KEY_BYTES):
         raise bad
     return Cursor(int(partition), after or None)
 
@@ -214,7 +215,7 @@ def decode_cursor(text: str, filters: Filters, partitions: int, secret: bytes) -
 
 def entry_of(key: bytes, raw: bytes) -> dict | None:
     """The listing entry of a stored pair, if it is an opted-out consent state; else None."""
-    if not key.startswith(NUMBER_PREFIX) or OPTED_OUT not in raw:
+    if not key.startswith(CONSENT_PREFIX) or OPTED_OUT not in raw:
         return None
     number, sep, account = key.partition(b"|")
     if not sep or not number[1:].isdigit():
@@ -258,7 +259,7 @@ def scan_chunk(store: StorePort, after: bytes | None, filters: Filters, want: in
     """One short read of ``store`` after the key ``after``: at most ``size`` keys, and at most
     ``want`` entries (the position then stops at the last one taken, so the next read
     starts right after it)."""
-    pairs = store.scan(after, size, NUMBER_PREFIX)
+    pairs = store.scan(after, size, CONSENT_PREFIX)
     entries: list[dict] = []
     last = after
     for key, raw in pairs:

@@ -62,8 +62,8 @@ from rocksdict import Options, Rdict, ReadOptions, WriteBatch
 
 from app.runtime import malloc
 from app.settings import Settings
+from app.stream.keys import CHANGELOG_NEXT_KEY
 
-NEXT_KEY = b"__changelog_next__"
 # Memtables allocate in arena blocks (RocksDB's default: an eighth of the write buffer,
 # 512 KiB): that much per partition even when nearly empty. Smaller blocks keep the
 # write buffer manager's budget for data.
@@ -125,7 +125,7 @@ class RocksStore:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.db = Rdict(str(path), options)
         self.db.set_read_options(_read_options())
-        raw = self.db.get(NEXT_KEY)
+        raw = self.db.get(CHANGELOG_NEXT_KEY)
         self._next = int(raw) if raw else 0
 
     def get(self, key: bytes) -> bytes | None:
@@ -136,7 +136,7 @@ class RocksStore:
         for key, value in changes.items():
             batch.put(key, value)
         self._next = max(self._next, changelog_next)
-        batch.put(NEXT_KEY, str(self._next).encode())
+        batch.put(CHANGELOG_NEXT_KEY, str(self._next).encode())
         self.db.write(batch)
 
     def changelog_next(self) -> int:

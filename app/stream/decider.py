@@ -31,30 +31,13 @@ from app.records import Output, Receipt, dumps, from_timestamp_ms, iso, loads, u
 from app.settings import Settings
 from app.stream import review_queue, timeline
 from app.stream.counters import Stats
-from app.stream.router import (
-    KIND_OPERATOR,
-    KIND_PROVIDER,
-    KIND_REPLY,
-    KIND_REVIEW_DECISION,
-    KIND_REVIEW_EXPIRED,
-    KIND_SEND,
-    partition_for,
-)
+from app.stream.keys import GLOBAL_ACCOUNT, consent_key, replies_key, suppressed_key
+from app.stream.partitioner import partition_for
+from app.stream.routed import Kind, RoutedReply, RoutedReview, RoutedSend
 from app.stream.suppression import suppressed
 
 logger = logging.getLogger(__name__)
-GLOBAL_ACCOUNT = "*"
 Table = MutableMapping[bytes, dict]
-
-
-def table_key(number: str, account_id: str) -> bytes:
-    """Table key: E.164 first (never contains '|'), then the account ('*' in global scope)."""
-    return f"{number}|{account_id}".encode()
-
-
-def replies_key(number: str, account_id: str) -> bytes:
-    """Key of the message ids of recent HELP / review replies (not a consent state)."""
-    return f"{number}|{account_id}|replies".encode()
 
 
 def _state_name(opted_out: bool | None) -> str | None:
@@ -89,24 +72,24 @@ class Decider:
     def _process(self, value: bytes, table: Table) -> list[Output]:
         routed = loads(value)
         kind = routed["kind"]
-        if kind == KIND_SEND:
+        if kind == Kind.SEND:
             return [self._send(routed, table)]
-        if kind == KIND_REPLY:
+        if kind == Kind.REPLY:
             return self._reply(routed, table)
-        if kind == KIND_OPERATOR:
+        if kind == Kind.OPERATOR:
             self.stats.count("operator_opt_outs")
             event = ConsentEvent(True, Source.OPERATOR, routed["message_id"], _time(routed), rule="operator",
                                  digest=fingerprint(routed["reason"], routed["requested_by"]),
                                  decided_now=True)  # dated by the serving worker's clock: never stale
             extra = {"reason": routed["reason"], "requested_by": routed["requested_by"]}
             return self._consent(routed, table, event, extra=extra)[1]
-        if kind == KIND_PROVIDER:
+        if kind == Kind.PROVIDER:
             self.stats.count("provider_opt_outs")
             event = ConsentEvent(True, Source.PROVIDER, routed["message_id"], _time(routed),
                                  rule=routed["rule"], matched=routed["error_code"],
                                  digest=fingerprint(routed["provider"], routed["rule"], routed["error_code"]))
             return self._consent(routed, table, event, extra={"provider": routed["provider"]})[1]
-        if kind in (KIND_REVIEW_DECISION, KIND_REVIEW_EXPIRED):
+        if kind in (Kind.REVIEW_DECISION, Kind.REVIEW_EXPIRED):
             return self._review_decided(routed, table)
         raise ValueError(f"unknown routed record kind {kind!r}")
 
@@ -118,17 +101,17 @@ class Decider:
     def lookup(self, table: Table, number: str, account_id: str) -> ConsentState | None:
         """The state that decides a send: in global scope an opt-out under either key counts."""
         if self.scope != "global":  # one key (the hot path: once per send)
-            raw = table.get(f"{number}|{account_id}".encode())
+            raw = table.get(consent_key(number, account_id))
             return ConsentState.from_json(raw) if raw else None
-        keys = [table_key(number, account_id)]
+        keys = [consent_key(number, account_id)]
         if self.scope == "global":
-            keys.insert(0, table_key(number, GLOBAL_ACCOUNT))
+            keys.insert(0, consent_key(number, GLOBAL_ACCOUNT))
         states = [ConsentState.from_json(raw) for key in keys if (raw := table.get(key))]
         opted_out = [s for s in states if s.opted_out]
         return opted_out[0] if opted_out else (states[0] if states else None)
 
     def _apply(self, table: Table, routed: dict, event: ConsentEvent) -> Transition:
-        key = table_key(routed["number"], self.state_account(routed["account_id"]))
+        key = consent_key(routed["number"], self.state_account(routed["account_id"]))
         raw = table.get(key)
         transition = apply_event(ConsentState.from_json(raw) if raw else None, event)
         if transition.new is not None:
@@ -143,7 +126,7 @@ class Decider:
 
     # ------------------------------------------------------------ replies
 
-    def _reply(self, routed: dict, table: Table) -> list[Output]:
+    def _reply(self, routed: RoutedReply, table: Table) -> list[Output]:
         policy = self.policy.for_reply(routed["account_id"], routed.get("locale"))
         found = policy.classifier.classify(routed["body"])
         rule = found.rule.value if found.rule else None
@@ -183,7 +166,7 @@ class Decider:
 
     # ------------------------------------------------------------ review queue
 
-    def _queue_review(self, routed: dict, table: Table, policy, found, rule: str | None,  # type: ignore[no-untyped-def]
+    def _queue_review(self, routed: RoutedReply, table: Table, policy, found, rule: str | None,  # type: ignore[no-untyped-def]
                       evidence: dict[str, Any]) -> list[Output]:
         s = self.settings
         event_time = _time(routed)
@@ -217,9 +200,9 @@ class Decider:
                         extra={"review_deadline": iso(deadline), "review_id": rid, **evidence}, table=table)
         return [log, Output(s.review_topic, dumps(item), key=routed["number"].encode())]
 
-    def _review_decided(self, routed: dict, table: Table) -> list[Output]:
+    def _review_decided(self, routed: RoutedReview, table: Table) -> list[Output]:
         """A person's decision, or the deadline: applied once (a decided item is not pending)."""
-        expired = routed["kind"] == KIND_REVIEW_EXPIRED
+        expired = routed["kind"] == Kind.REVIEW_EXPIRED
         if expired and self.settings.review_expiry == "keep":
             return []
         decision = "opt_out" if expired else routed.get("decision")
@@ -227,7 +210,7 @@ class Decider:
             raise ValueError(f"unknown review decision {decision!r}")
         decided = {"decision": decision, "decided_by": "deadline" if expired else routed.get("decided_by"),
                    "note": routed.get("note"), "decided_at": routed["event_time"]}
-        item = review_queue.decide(table, routed["review_id"], decided)
+        item = review_queue.record_decision(table, routed["review_id"], decided)
         if item is None:
             self.stats.count("duplicates")
             return []  # decided already, or never queued here
@@ -289,7 +272,7 @@ class Decider:
             extra = {**(extra or {}), "message_id_clash": True}
         applied = transition.verdict is Verdict.APPLIED
         if applied and event.opted_out:  # the suppressed sends are counted from this opt-out on
-            key = timeline.suppressed_key(routed["number"], self.state_account(routed["account_id"]))
+            key = suppressed_key(routed["number"], self.state_account(routed["account_id"]))
             table[key] = timeline.reset_suppressed(routed["event_time"], routed["message_id"])
         record = self._log(routed, intent, event.source, event.rule, event.matched, body,
                            verdict=transition.verdict.value, previous=transition.previous,
@@ -350,10 +333,11 @@ class Decider:
 
     # ------------------------------------------------------------ sends
 
-    def decide_send(self, routed: dict, table: Table) -> list[Output]:
+    def send_or_suppress(self, routed: RoutedSend, table: Table) -> list[Output]:
+        """A send's one output: to the provider, or suppressed (:func:`app.domain.decision.decide`)."""
         return [self._send(routed, table)]
 
-    def _send(self, routed: dict, table: Table) -> Output:
+    def _send(self, routed: RoutedSend, table: Table) -> Output:
         number = routed["number"]
         message = routed["message"]
         state = self.lookup(table, number, routed["account_id"])
@@ -369,7 +353,7 @@ class Decider:
             return Output(self.settings.provider_topic, dumps({**message, "to": number}), key=number.encode())
         self.stats.suppressed(decision.reason)
         if state is not None:  # opted out (now, or when it was requested): one small write
-            key = timeline.suppressed_key(number, self.state_account(routed["account_id"]))
+            key = suppressed_key(number, self.state_account(routed["account_id"]))
             table[key] = timeline.count_suppressed(table.get(key))
         return suppressed(
             self.settings.suppressed_topic, message, decision, opted_out_at=state.changed_at if state else None
@@ -399,7 +383,7 @@ def _reply_of(item: dict) -> dict:
             "event_time": item["event_time"], "to": item.get("to")}
 
 
-def _opt_in_not_after_its_record(routed: dict) -> dict:
+def _opt_in_not_after_its_record(routed: RoutedReply) -> RoutedReply:
     """An opt-in is never ordered after its record reached us (the router's trusted time): the
     allowed clock skew may date an opt-out a little late (fail closed), never an opt-in, which
     would make an opt-out sent in between stale. It still lets sends through only from the

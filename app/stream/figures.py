@@ -1,7 +1,7 @@
 """The compliance figures of one table partition, kept in its state; merged across the cluster.
 
 Each routed partition keeps its figures under bookkeeping keys of its own state
-(:mod:`app.engine.state`): they go to the changelog and the store in the same
+(:mod:`app.engine.state`; the keys are :mod:`app.stream.keys`'s): they go to the changelog and the store in the same
 checkpoint as the state changes they count, so they survive restarts and takeovers,
 and a replay after a crash recounts exactly what it redoes (under exactly-once the
 changelog records are in the same transaction as the outputs and the offsets).
@@ -29,12 +29,11 @@ from typing import Any
 
 from app.stream import histogram
 from app.stream.histogram import DAY, HOUR, MINUTE
+from app.stream.keys import STATS_ROUTED_MARKS_KEY, STATS_TOTALS_KEY, stats_day_key, stats_hour_key, stats_minute_key
 from app.stream.tally import MAX_CONSENT_KINDS, OTHER, Tally
 
 Table = MutableMapping[bytes, Any]
 
-TOTALS_KEY = b"__stats__"
-ROUTED_MARKS_KEY = b"__stats__|routed"
 MINUTE_SLOTS, HOUR_SLOTS, DAY_SLOTS = 24 * 60, 7 * 24, 32
 DAYS_KEPT = 31
 MAX_ACCOUNTS_PER_DAY = 200  # per partition; accounts are client-controlled strings
@@ -42,21 +41,28 @@ MAX_ACCOUNTS_SHOWN = 100  # per day in an answer
 VERSION = 1
 
 
-def minute_key(minute_ms: int) -> bytes:
-    return b"__stats__|m|%d" % ((minute_ms // MINUTE) % MINUTE_SLOTS)
+def minute_key(at_ms: int) -> bytes:
+    """The key of the minute bucket of the time ``at_ms``."""
+    return stats_minute_key((at_ms // MINUTE) % MINUTE_SLOTS)
 
 
-def hour_key(hour_ms: int) -> bytes:
-    return b"__stats__|h|%d" % ((hour_ms // HOUR) % HOUR_SLOTS)
+def hour_key(at_ms: int) -> bytes:
+    return stats_hour_key((at_ms // HOUR) % HOUR_SLOTS)
 
 
-def day_key(day_ms: int) -> bytes:
-    return b"__stats__|d|%d" % ((day_ms // DAY) % DAY_SLOTS)
+def day_key(at_ms: int) -> bytes:
+    return stats_day_key((at_ms // DAY) % DAY_SLOTS)
 
 
 def new_totals(now_ms: int) -> dict:
     return {"v": VERSION, "since": now_ms, "forwarded": 0, "suppressed": {}, "dead_lettered": {}, "consent": {},
             "confirmations": {}, "review_queued": 0, "honour": histogram.empty(), "confirm": histogram.empty()}
+
+
+def new_bucket(start_ms: int) -> dict:
+    """A minute or hour bucket: its start, sends forwarded, suppressed by reason, dead letters,
+    opt-outs and opt-ins applied, confirmations."""
+    return {"t": start_ms, "f": 0, "s": {}, "d": 0, "o": 0, "i": 0, "c": 0}
 
 
 def valid_totals(value: object, now_ms: int) -> dict:
@@ -82,7 +88,7 @@ def add(table: Table, tally: Tally, now_ms: int, kept: dict[bytes, Any] | None =
     dropped), so a batch after a checkpoint does not read and decode them again."""
     if kept is not None:
         table = _Kept(table, kept)
-    totals = valid_totals(table.get(TOTALS_KEY), now_ms)
+    totals = valid_totals(table.get(STATS_TOTALS_KEY), now_ms)
     totals["forwarded"] += tally.forwarded
     add_counts(totals["suppressed"], tally.suppressed)
     add_counts(totals["dead_lettered"], tally.dead_lettered)
@@ -92,12 +98,12 @@ def add(table: Table, tally: Tally, now_ms: int, kept: dict[bytes, Any] | None =
     for name, values in (("honour", tally.honour_ms), ("confirm", tally.confirm_ms)):
         for ms in values:
             histogram.observe(totals[name], ms)
-    table[TOTALS_KEY] = totals
+    table[STATS_TOTALS_KEY] = totals
     opt_outs, opt_ins = tally.applied("opt_out"), tally.applied("opt_in")
     for key, start in ((minute_key(now_ms), now_ms - now_ms % MINUTE), (hour_key(now_ms), now_ms - now_ms % HOUR)):
         bucket = table.get(key)
         if not isinstance(bucket, dict) or bucket.get("t") != start:
-            bucket = {"t": start, "f": 0, "s": {}, "d": 0, "o": 0, "i": 0, "c": 0}
+            bucket = new_bucket(start)
         bucket["f"] += tally.forwarded
         add_counts(bucket["s"], tally.suppressed)
         bucket["d"] += sum(tally.dead_lettered.values())
@@ -114,7 +120,7 @@ def add(table: Table, tally: Tally, now_ms: int, kept: dict[bytes, Any] | None =
         add_counts(day["a"], tally.prevented, MAX_ACCOUNTS_PER_DAY)
         table[key] = day
     if kept is not None:  # only the current buckets are kept (the earlier ones are in the store)
-        current = {TOTALS_KEY, minute_key(now_ms), hour_key(now_ms), day_key(now_ms)}
+        current = {STATS_TOTALS_KEY, minute_key(now_ms), hour_key(now_ms), day_key(now_ms)}
         for old in [k for k in kept if k not in current]:
             del kept[old]
 
@@ -139,7 +145,7 @@ class _Kept:
 def fresh_route_outcomes(table: Table, source: str, outcomes: list) -> list:
     """The entries of a routing-stage tally record not counted before (a replayed or
     duplicated tally record repeats offsets already counted); marks them counted."""
-    marks = table.get(ROUTED_MARKS_KEY) or {}
+    marks = table.get(STATS_ROUTED_MARKS_KEY) or {}
     mark = start = marks.get(source, -1)
     fresh = []
     for entry in outcomes:  # in offset order; an offset at or below the mark was counted
@@ -148,5 +154,5 @@ def fresh_route_outcomes(table: Table, source: str, outcomes: list) -> list:
             mark = entry[0]
     if mark != start:
         marks[source] = mark
-        table[ROUTED_MARKS_KEY] = marks
+        table[STATS_ROUTED_MARKS_KEY] = marks
     return fresh

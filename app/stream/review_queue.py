@@ -14,7 +14,8 @@ import hashlib
 from collections.abc import MutableMapping
 from typing import Any
 
-INDEX_KEY = b"reviews|pending"
+from app.stream.keys import REVIEW_INDEX_KEY, review_item_key
+
 DECISIONS = ("opt_out", "dismiss")
 
 Table = MutableMapping[bytes, Any]
@@ -37,43 +38,42 @@ def partition_of(rid: str) -> int | None:
     return int(head)
 
 
-def item_key(rid: str) -> bytes:
-    return f"review|{rid}".encode()
-
-
 def pending_index(table: Table) -> dict[str, list]:
     """review id -> [deadline (ms since the epoch), account id] of the items not decided yet."""
-    return dict(table.get(INDEX_KEY) or {})
+    return dict(table.get(REVIEW_INDEX_KEY) or {})
 
 
 def enqueue(table: Table, item: dict, max_pending: int) -> bool:
     """Keep ``item`` (pending); False when the partition already holds ``max_pending`` items."""
     index = pending_index(table)
     rid = item["review_id"]
-    if rid in index or table.get(item_key(rid)) is not None:
+    if rid in index or table.get(review_item_key(rid)) is not None:
         return True  # queued already (a replay)
     if len(index) >= max_pending:
         return False
     index[rid] = [item["deadline_ms"], item["account_id"]]
-    table[item_key(rid)] = {**item, "state": "pending"}
-    table[INDEX_KEY] = index
+    table[review_item_key(rid)] = {**item, "state": "pending"}
+    table[REVIEW_INDEX_KEY] = index
     return True
 
 
 def get(table: Table, rid: str) -> dict | None:
-    return table.get(item_key(rid))
+    return table.get(review_item_key(rid))
 
 
-def decide(table: Table, rid: str, decision: dict) -> dict | None:
+def record_decision(table: Table, rid: str, decision: dict) -> dict | None:
     """Mark the pending item ``rid`` decided; its item as it was, or None if it is not pending."""
-    item = table.get(item_key(rid))
+    item = table.get(review_item_key(rid))
     if item is None or item.get("state") != "pending":
         return None
-    table[item_key(rid)] = {**item, "state": "decided", **decision}
+    table[review_item_key(rid)] = {**item, "state": "decided", **decision}
     index = pending_index(table)
     index.pop(rid, None)
-    table[INDEX_KEY] = index
+    table[REVIEW_INDEX_KEY] = index
     return item
+
+
+decide = record_decision  # the former name, still called by tests/unit/app/runtime/web/test_reviews_api.py
 
 
 def listing(table: Table, account_id: str | None, after: tuple[int, str] | None, limit: int,
@@ -86,7 +86,7 @@ def listing(table: Table, account_id: str | None, after: tuple[int, str] | None,
         rows = [row for row in rows if row > after]
     out = []
     for _, rid in rows[:limit]:
-        item = table.get(item_key(rid))
+        item = table.get(review_item_key(rid))
         if item is not None:
             out.append(item)
     return out
@@ -95,4 +95,4 @@ def listing(table: Table, account_id: str | None, after: tuple[int, str] | None,
 def expired(table: Table, now_ms: int) -> list[dict]:
     """Pending items whose deadline has passed at ``now_ms``."""
     return [item for rid, (deadline_ms, _) in sorted(pending_index(table).items(), key=lambda kv: kv[1][0])
-            if deadline_ms <= now_ms and (item := table.get(item_key(rid))) is not None]
+            if deadline_ms <= now_ms and (item := table.get(review_item_key(rid))) is not None]

@@ -29,16 +29,16 @@ from app.records import Origin, Output, dead_letter, dumps, from_timestamp_ms, i
 from app.settings import Settings
 from app.stream.counters import Stats
 from app.stream.partitioner import partition_for
+from app.stream.routed import Kind, Routed, RoutedOperator, RoutedProvider, RoutedReply, RoutedReview, RoutedSend
 from app.stream.suppression import suppressed
 from schemas import InboundReply, OutboundRequest, StatusReceipt
 from schemas.inbound import MAX_ACCOUNT_CHARS, bounded_id
 
-KIND_REPLY = "reply"
-KIND_SEND = "send"
-KIND_OPERATOR = "operator"
-KIND_PROVIDER = "provider"
-KIND_REVIEW_DECISION = "review_decision"  # a person decided a queued reply (POST /reviews/{id})
-KIND_REVIEW_EXPIRED = "review_expired"  # a queued reply's deadline passed undecided
+# former names of kinds (app.stream.routed.Kind), for the callers outside app/stream that still import them
+# from here (app/runtime/host.py, app/runtime/web/reviews_api.py, tests in unit/app/{runtime/web,intake,domain})
+KIND_OPERATOR = Kind.OPERATOR
+KIND_REVIEW_DECISION = Kind.REVIEW_DECISION
+KIND_REVIEW_EXPIRED = Kind.REVIEW_EXPIRED
 
 
 _ID_FIELDS = ("message_id", "account_id", "from", "to")
@@ -125,8 +125,8 @@ class Router:
         if sender.status in (NumberStatus.MISSING, NumberStatus.UNPARSEABLE):
             raise _Reject(f"field 'from': {sender.error}")
         event_time, trusted_ms = self._event_time(origin, reply.received_at, coerced)
-        routed = {
-            "kind": KIND_REPLY,
+        routed: RoutedReply = {
+            "kind": Kind.REPLY,
             "number": sender.e164,
             "account_id": reply.account_id,
             "message_id": reply.message_id or f"{origin.topic}:{origin.partition}:{origin.offset}",
@@ -177,8 +177,8 @@ class Router:
         if decision is not None:
             self.stats.suppressed(decision.reason)
             return suppressed(self.settings.suppressed_topic, data, decision)
-        routed = {
-            "kind": KIND_SEND,
+        routed: RoutedSend = {
+            "kind": Kind.SEND,
             "number": recipient.e164,
             "account_id": bounded_id(request.account_id, MAX_ACCOUNT_CHARS),
             "message": data,
@@ -197,8 +197,8 @@ class Router:
         recipient = parse_number(receipt.to, self._region)
         if recipient.status in (NumberStatus.MISSING, NumberStatus.UNPARSEABLE):
             raise _Reject(f"opt-out receipt ({rule}) with field 'to': {recipient.error}")
-        routed = {
-            "kind": KIND_PROVIDER,
+        routed: RoutedProvider = {
+            "kind": Kind.PROVIDER,
             "number": recipient.e164,
             "account_id": bounded_id(receipt.account_id, MAX_ACCOUNT_CHARS),
             "message_id": receipt.message_id,
@@ -225,8 +225,8 @@ class Router:
         ``message_id``: a deterministic id (``import-optouts``), so that the same opt-out sent again
         is a replay the decider recognizes (same id, same reason and requester); default a new one."""
         now = self.clock()
-        routed = {
-            "kind": KIND_OPERATOR,
+        routed: RoutedOperator = {
+            "kind": Kind.OPERATOR,
             "number": number,
             "account_id": bounded_id(account_id, MAX_ACCOUNT_CHARS),
             "message_id": message_id or f"operator-{self.new_id()}",
@@ -236,9 +236,9 @@ class Router:
         }
         return self._routed(number, routed)
 
-    def review_event(self, kind: str, item: dict, **fields: Any) -> Output:
+    def review_event(self, kind: Kind, item: dict, **fields: Any) -> Output:
         """The routed record of a review decision or expiry, to the partition of the item's number."""
-        routed = {
+        routed: RoutedReview = {  # type: ignore[typeddict-item]  # (the decision's fields)
             "kind": kind,
             "number": item["number"],
             "account_id": item["account_id"],
@@ -248,7 +248,7 @@ class Router:
         }
         return self._routed(item["number"], routed)
 
-    def _routed(self, number: str, routed: dict) -> Output:
+    def _routed(self, number: str, routed: Routed) -> Output:
         key = number.encode()
         return Output(
             self.settings.routed_topic,

@@ -2,7 +2,8 @@
 consent record it writes, bounded, and what ``GET /optouts/{number}/history`` answers.
 
 Kept in the number's table partition (co-partitioned with the opt-out state, recovered
-from the same changelog; the consent log is never read to answer):
+from the same changelog; the consent log is never read to answer; the keys are
+:mod:`app.stream.keys`'s):
 
 - ``<E.164>|<account>|history``: ``{"next": n, "ring": r, "left_out": n, "left_out_from": t,
   "left_out_until": t}``, and one key per kept entry, ``history|<E.164>|<account>|<slot>``
@@ -48,13 +49,15 @@ from typing import Any
 
 import orjson
 
+from app.stream.keys import CONFIGS_KEY, config_key, history_key, slot_key
+from app.stream.keys import suppressed_key as suppressed_key  # re-exported: app/runtime/web and bench read it here
+
 HEAD = 10  # the earliest events, always kept
 BODY_CHARS = 480  # of a reply's text in an entry (the full text is in sms.consent at its coordinates)
 TEXT_CHARS = 160  # of every other free text (reason, note, requested_by, ...)
 RECORD_BYTES = 880_000  # a timeline's entries together stay under this (the broker's record limit: 1 MiB)
 MAX_CONFIGS = 64  # keyword configurations remembered per partition (each a configuration change)
 MAX_CONFIG_BYTES = 256 * 1024  # of a configuration file's text kept (beyond: its SHA-256 only)
-CONFIGS_KEY = b"keywords|configs"
 LEFT_OUT = ("left_out", "left_out_from", "left_out_until")  # a timeline's count of the entries it left out
 
 # what an entry may hold (answer order); "code" is a provider's error code
@@ -69,23 +72,6 @@ _TEXTS = ("matched", "to", "requested_by", "reason", "provider", "decided_by", "
           "review_id", "account_id", "code")
 CONSENT_INTENTS = ("opt_out", "opt_in")
 CONSENT_VERDICTS = ("applied", "unchanged", "stale")
-
-
-def history_key(number: str, account_id: str) -> bytes:
-    return f"{number}|{account_id}|history".encode()
-
-
-def slot_key(number: str, account_id: str, slot: int) -> bytes:
-    """An entry's key: outside the ``+...`` consent keys, which listings read in order."""
-    return f"history|{number}|{account_id}|{slot:04d}".encode()
-
-
-def suppressed_key(number: str, account_id: str) -> bytes:
-    return f"{number}|{account_id}|suppressed".encode()
-
-
-def config_key(config_id: str) -> bytes:
-    return f"keywords|{config_id}".encode()
 
 
 # ------------------------------------------------------------ entries

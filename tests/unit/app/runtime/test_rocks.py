@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from app.runtime.rocks import NEXT_KEY, RocksStores
+from app.runtime.rocks import RocksStores
 from app.settings import Settings
+from app.stream.keys import CHANGELOG_NEXT_KEY, ORIGINS_KEY
 
 KIB = 1024
 
@@ -27,7 +28,7 @@ def test_changes_and_the_changelog_position_survive_a_reopen(tmp_path: Path) -> 
     s.close_all()
     again = stores(tmp_path).open(3)
     assert again.get(b"+16175550123|default") == b'{"opted_out":false}'
-    assert again.changelog_next() == 17 and again.get(NEXT_KEY) == b"17"
+    assert again.changelog_next() == 17 and again.get(CHANGELOG_NEXT_KEY) == b"17"
 
 
 def test_the_block_cache_is_one_per_worker_and_lookups_do_not_fill_it(tmp_path: Path) -> None:
@@ -54,14 +55,14 @@ def test_bookkeeping_rewritten_at_every_checkpoint_does_not_grow_the_memtable(tm
     rewritten at every checkpoint (10 a second): updated in place, not appended."""
     store = stores(tmp_path).open(0)
     origins = {f"app.outbound:{p}": 100_000 for p in range(16)}
-    store.write({b"__origins__": json.dumps(origins).encode()}, 100_000)
+    store.write({ORIGINS_KEY: json.dumps(origins).encode()}, 100_000)
     before = store.db.property_int_value("rocksdb.cur-size-all-mem-tables")
     for checkpoint in range(1, 5001):
         origins = {name: offset + 17 for name, offset in origins.items()}
-        store.write({b"__origins__": json.dumps(origins).encode()}, 100_000 + checkpoint)
+        store.write({ORIGINS_KEY: json.dumps(origins).encode()}, 100_000 + checkpoint)
     assert store.db.property_int_value("rocksdb.num-entries-active-mem-table") <= 4
     assert store.db.property_int_value("rocksdb.cur-size-all-mem-tables") - before < 64 * KIB
-    assert json.loads(store.get(b"__origins__") or b"{}") == origins
+    assert json.loads(store.get(ORIGINS_KEY) or b"{}") == origins
     assert store.changelog_next() == 105_000
 
 

@@ -11,7 +11,8 @@ from app.domain.policy import Policy, Profile
 from app.records import Origin, loads
 from app.settings import Settings
 from app.stream.counters import Stats
-from app.stream.decider import Decider, table_key
+from app.stream.decider import Decider
+from app.stream.keys import consent_key
 from app.stream.router import Router
 from schemas import ConsentRecord, ProviderMessage, ReviewItem
 
@@ -46,9 +47,10 @@ class Harness:
             return {}
         if out.topic != self.settings.routed_topic:
             return {out.topic: [loads(out.value)]}
-        return self._decide(out.value)
+        return self.apply_routed(out.value)
 
-    def _decide(self, value: bytes) -> dict[str, list[dict]]:
+    def apply_routed(self, value: bytes) -> dict[str, list[dict]]:
+        """The outputs the decider makes of a routed record, by topic."""
         result: dict[str, list[dict]] = {}
         for output in self.decider.process(value, self.table):
             result.setdefault(output.topic, []).append(loads(output.value))
@@ -73,7 +75,7 @@ class Harness:
 
     def operator(self, number: str = "+14155550101", account_id: str = "default") -> dict[str, list[dict]]:
         out = self.router.operator_opt_out(number, account_id, "asked by phone", "agent-7")
-        return self._decide(out.value)
+        return self.apply_routed(out.value)
 
 
 @pytest.fixture
@@ -163,7 +165,7 @@ def test_scope_global_silences_every_account():
     h = Harness(BASE.model_copy(update={"scope": "global"}))
     log = consent(h.reply("r1", "STOP", account_id="tenant-a"))
     assert log["account_id"] == "*" and log["scope"] == "global"
-    assert table_key("+14155550101", "*") in h.table
+    assert consent_key("+14155550101", "*") in h.table
     assert h.send("s1", account_id="tenant-b") == "opted_out"
     h.reply("r2", "START", account_id="tenant-b", received_at="2026-01-01T00:01:00+00:00")
     assert h.send("s2", account_id="tenant-a") == "provider"
@@ -175,7 +177,7 @@ def test_operator_opt_out_is_recorded_and_logged(h):
     assert log["source"] == "operator" and log["reason"] == "asked by phone" and log["requested_by"] == "agent-7"
     assert BASE.provider_topic not in result  # no confirmation for an operator opt-out
     assert h.send("s1", account_id="tenant-a") == "opted_out"
-    state = h.table[table_key("+14155550101", "tenant-a")]
+    state = h.table[consent_key("+14155550101", "tenant-a")]
     assert state["source"] == "operator"
 
 

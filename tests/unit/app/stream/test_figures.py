@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from app.engine.state import MemoryStore, PartitionState
 from app.records import Output, dumps
 from app.reports import stats_answer
-from app.stream import figures, histogram
+from app.stream import figures, histogram, keys
 from app.stream.histogram import BOUNDS_MS, DAY, FIVE_MINUTES_MS, MINUTE
 from app.stream.tally import OTHER, Tally, Topics, dead_letter_reason, route_outcome
 
@@ -178,8 +178,8 @@ def test_the_keys_kept_are_bounded_whatever_the_time() -> None:
         figures.add(table, a_tally({"acme": 1}), NOW + minute * MINUTE)
     for day in range(40):
         figures.add(table, a_tally({"acme": 1}), NOW + 3 * DAY + day * DAY)
-    keys = {k for k in table if k.startswith(b"__stats__")}
-    assert len(keys) <= 1 + figures.MINUTE_SLOTS + figures.HOUR_SLOTS + figures.DAY_SLOTS
+    kept = {k for k in table if k.startswith(b"__stats__")}
+    assert len(kept) <= 1 + figures.MINUTE_SLOTS + figures.HOUR_SLOTS + figures.DAY_SLOTS
     got = stats_answer.read(table, NOW + 43 * DAY)
     assert len(got["days"]) <= figures.DAYS_KEPT
     assert all(NOW + 43 * DAY - int(t) < DAY for t in got["minutes"])
@@ -205,14 +205,14 @@ def test_consent_kinds_are_capped() -> None:
     t = Tally()
     t.consent = {f"opt_out|keyword|rule{i}|applied": 1 for i in range(300)}
     figures.add(table, t, NOW)
-    kinds = table[figures.TOTALS_KEY]["consent"]
+    kinds = table[keys.STATS_TOTALS_KEY]["consent"]
     assert len(kinds) == 256 + 1 and sum(kinds.values()) == 300
 
 
 def test_a_broken_stored_value_is_started_again_not_trusted() -> None:
-    table = {figures.TOTALS_KEY: {"v": 1, "honour": "junk"}, figures.minute_key(NOW): [1, 2]}
+    table = {keys.STATS_TOTALS_KEY: {"v": 1, "honour": "junk"}, figures.minute_key(NOW): [1, 2]}
     figures.add(table, a_tally(), NOW)
-    assert table[figures.TOTALS_KEY]["forwarded"] == 2
+    assert table[keys.STATS_TOTALS_KEY]["forwarded"] == 2
 
 
 def test_routing_tallies_are_counted_once() -> None:

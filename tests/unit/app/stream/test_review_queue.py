@@ -7,7 +7,7 @@ import pytest
 from app.domain.policy import Policy
 from app.stream import review_queue
 from app.stream.partitioner import partition_for
-from app.stream.router import KIND_REVIEW_DECISION, KIND_REVIEW_EXPIRED
+from app.stream.routed import Kind
 from schemas import ConsentRecord, ReviewItem
 from tests.unit.app.scenarios.test_consent_flows import BASE, Harness, consent
 
@@ -28,8 +28,8 @@ def queue(h: Harness, mid: str = "r1", number: str = NUMBER, **extra) -> dict:
     return item
 
 
-def decide(h: Harness, item: dict, kind: str = KIND_REVIEW_DECISION, **fields) -> dict[str, list[dict]]:
-    return h._decide(h.router.review_event(kind, item, **fields).value)
+def decide(h: Harness, item: dict, kind: Kind = Kind.REVIEW_DECISION, **fields) -> dict[str, list[dict]]:
+    return h.apply_routed(h.router.review_event(kind, item, **fields).value)
 
 
 def test_a_queued_reply_is_pending_in_its_partition(h):
@@ -73,17 +73,17 @@ def test_dismiss_is_logged_and_changes_nothing(h):
 
 def test_an_undecided_item_is_opted_out_at_its_deadline(h):
     item = queue(h)
-    result = decide(h, item, KIND_REVIEW_EXPIRED)
+    result = decide(h, item, Kind.REVIEW_EXPIRED)
     log = consent(result)
     assert (log["source"], log["rule"], log["decided_by"]) == ("review_deadline", "review_deadline", "deadline")
     assert h.send("s1") == "opted_out"
-    assert decide(h, item, KIND_REVIEW_EXPIRED) == {}
+    assert decide(h, item, Kind.REVIEW_EXPIRED) == {}
 
 
 def test_expiry_can_be_turned_off():
     h = Harness(BASE.model_copy(update={"review_expiry": "keep"}))
     item = queue(h)
-    assert decide(h, item, KIND_REVIEW_EXPIRED) == {}
+    assert decide(h, item, Kind.REVIEW_EXPIRED) == {}
     assert len(review_queue.listing(h.table, None, None, 10)) == 1
 
 

@@ -8,7 +8,8 @@ import pytest
 from app.records import Origin, loads
 from app.settings import Settings
 from app.stream.counters import Stats
-from app.stream.decider import Decider, table_key
+from app.stream.decider import Decider
+from app.stream.keys import consent_key
 from app.stream.partitioner import partition_for
 from app.stream.router import Router
 from schemas import DeadLetter, ProviderMessage, SuppressedMessage
@@ -111,7 +112,7 @@ def test_stop_then_send_then_start(router, decider, stats):
     table = {}
     replies = route_and_decide(router, decider, table, INBOUND, {"message_id": "r1", "from": "4155550101", "body": "stop"})
     assert set(replies) == {SETTINGS.consent_topic, SETTINGS.provider_topic}
-    assert table[table_key("+14155550101", "default")]["opted_out"] is True
+    assert table[consent_key("+14155550101", "default")]["opted_out"] is True
     send = {"message_id": "s1", "to": "+1 415 555 0101", "body": "hi", "x": {"y": 1}}
     out = route_and_decide(router, decider, table, OUTBOUND, send)
     record = SuppressedMessage.model_validate(loads(out.value))
