@@ -39,7 +39,7 @@ from app.engine.state import PartitionState
 from app.runtime.host import Host
 from app.runtime.web.server import HttpServer, make_application
 from app.settings import Settings
-from app.stream import timeline
+from app.stream import keys
 from app.stream.partitioner import partition_for
 
 AREAS = ("212", "312", "415", "617", "646", "718", "773", "917")
@@ -75,9 +75,9 @@ def values(i: int, partition: int) -> list[tuple[bytes, bytes]]:
              "recent_ids": [f"{e['message_id']}#{'out' if e['intent'] == 'opt_out' else 'in'}:0" for e in events],
              "resubscribed_at": None}
     pairs = [(f"{n}|{ACCOUNT}".encode(), orjson.dumps(state)),
-             (timeline.history_key(n, ACCOUNT), orjson.dumps({"events": events}))]
+             (keys.history_key(n, ACCOUNT), orjson.dumps({"events": events}))]
     if state["opted_out"]:
-        pairs.append((timeline.suppressed_key(n, ACCOUNT), orjson.dumps({"count": i % 7, "since": last["event_time"],
+        pairs.append((keys.suppressed_key(n, ACCOUNT), orjson.dumps({"count": i % 7, "since": last["event_time"],
                                                                          "opt_out": last["message_id"]})))
     return pairs
 

@@ -12,9 +12,9 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from app.engine.failures import Fenced
 from app.engine.inputs import TP, Acked, InRecord
 from app.engine.loop import EngineLoop
-from app.engine.ports import Fenced
 from app.engine.processor import Processor
 from app.engine.progress import ProgressProbe
 from app.engine.state import MemoryStores

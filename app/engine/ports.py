@@ -6,7 +6,6 @@ from __future__ import annotations
 from collections.abc import Awaitable, Sequence
 from typing import Protocol
 
-from app.engine.failures import Fenced, NotAcknowledged
 from app.engine.inputs import TP, Acked, InRecord
 from app.records import Output
 
@@ -29,7 +28,7 @@ class SourcePort(Protocol):
         """The consumer group's committed offset of each partition (missing: none committed),
         whoever committed it: the progress the gate needs (:mod:`app.engine.progress`)."""
     async def rejoin(self) -> None:
-        """Ask the group for an assignment again (after :class:`Fenced`): revoked and assigned
+        """Ask the group for an assignment again (after :class:`~app.engine.failures.Fenced`): revoked and assigned
         again, tasks still ours are opened anew."""
     def pause(self, tps: set[TP]) -> None: ...
     def resume(self, tps: set[TP]) -> None: ...
@@ -38,7 +37,7 @@ class SourcePort(Protocol):
 class OutputPort(Protocol):
     """The producer. ``send`` hands records over (in order per partition) and returns
     an awaitable that resolves when the broker acknowledged all of them and raises
-    :class:`NotAcknowledged` if any was refused; its result says where they went (at
+    :class:`~app.engine.failures.NotAcknowledged` if any was refused; its result says where they went (at
     least the last offset written per partition). An output that carries a
     :class:`~app.records.Receipt` has it filled in with its own partition and offset
     before that awaitable resolves (never for a record the broker refused).
@@ -62,7 +61,7 @@ class OutputPort(Protocol):
     async def send_changelog(self, partition: int, records: Sequence[Output]) -> Awaitable[list[Acked]]:
         """Hand over changelog records of a routed partition, in its task's transaction."""
     async def seal_changelog(self) -> None:
-        """At-least-once: commit the changelog transactions (raises :class:`Fenced` if a newer
+        """At-least-once: commit the changelog transactions (raises :class:`~app.engine.failures.Fenced` if a newer
         owner exists); exactly-once: nothing (``commit_tasks`` commits them)."""
     async def commit_tasks(self, offsets: dict[TP, int], changed: set[TP]) -> None:
         """Exactly-once: commit every open transaction with its task's offset, and the
@@ -111,5 +110,3 @@ class ChangelogPort(Protocol):
         ``end``, and the offset read up to (past transaction markers and aborted records);
         that offset is ``start`` when nothing could be read (a slow or absent leader)."""
 
-
-__all__ = ["ChangelogPort", "Fenced", "NotAcknowledged", "OutputPort", "SourcePort", "StoreFactory", "StorePort"]

@@ -31,7 +31,7 @@ import orjson
 from app.domain.masking import mask
 from app.engine.ports import StorePort
 from app.reports.csv_cells import cell
-from app.stream.keys import CONSENT_PREFIX
+from app.stream.keys import CONSENT_PREFIX, key_account
 from schemas.inbound import MAX_ACCOUNT_CHARS, bounded_id
 
 CHUNK_KEYS = 64  # keys read per store call; the caller rests (gives the event loop back) between calls
@@ -108,7 +108,7 @@ def parse_filters(query: Mapping[str, str]) -> Filters:
     if account is not None:
         if not account:
             raise BadParameter("invalid_account", "account must not be empty")
-        account = bounded_id(account, MAX_ACCOUNT_CHARS)  # as replies and sends are keyed
+        account = key_account(bounded_id(account, MAX_ACCOUNT_CHARS))  # as replies and sends are keyed
     source = query.get("source")
     if source is not None and source not in SOURCES:
         raise BadParameter("invalid_source", f"source must be one of {', '.join(SOURCES)}")

@@ -39,7 +39,8 @@ from app.stream import review_queue
 from app.stream.counters import Stats
 from app.stream.decider import Decider
 from app.stream.partitioner import partition_for
-from app.stream.router import KIND_REVIEW_EXPIRED, Router
+from app.stream.routed import Kind
+from app.stream.router import Router
 
 log = logging.getLogger("app.runtime")
 
@@ -234,7 +235,7 @@ class Host:
                     continue
                 for item in review_queue.expired(state, now)[:1000]:
                     if item["review_id"] not in published:
-                        await self.publish(self.router.review_event(KIND_REVIEW_EXPIRED, item))
+                        await self.publish(self.router.review_event(Kind.REVIEW_EXPIRED, item))
                         published[item["review_id"]] = now
 
         await self._forever(Outage(log, "review deadlines"), once, self.settings.review_scan_interval_ms / 1000)

@@ -39,12 +39,17 @@ checkpoint (:meth:`app.engine.state.PartitionState.pending`):
   written by the RocksDB store with every write batch, never to the changelog
   (:mod:`app.runtime.rocks`).
 
-A known ambiguity, kept (the bytes are on disk): an account id may contain ``|``, so the
-consent key of the account ``a|history`` is the ``history`` key of the account ``a`` (likewise
-``|replies`` and ``|suppressed``).
+An account id is client input and may contain ``|``, the separator of a key's parts: the
+consent key of the account ``a|history`` would be the ``history`` key of the account ``a``
+(likewise ``|replies`` and ``|suppressed``), and one would overwrite the other (a STOP lost).
+So a key holds :func:`key_account` of the account: the id itself, or ``sha256:<hex>`` of an id
+that contains ``|`` (as over-long ids are already bounded, :func:`schemas.inbound.bounded_id`).
+Keys of accounts without ``|`` are as they always were.
 """
 
 from __future__ import annotations
+
+import hashlib as _hashlib
 
 GLOBAL_ACCOUNT = "*"  # the account of every consent key in global scope (OPTOUT_SCOPE=global)
 CONSENT_PREFIX = b"+"  # consent keys (and the other per-number keys) start with the E.164 number
@@ -61,24 +66,39 @@ CHANGELOG_NEXT_KEY = b"__changelog_next__"
 # ------------------------------------------------------------ per number and account
 
 
+def key_account(account_id: str) -> str:
+    """The account as keys hold it: never containing ``|`` (see the module's docstring)."""
+    if "|" not in account_id:
+        return account_id
+    return "sha256:" + _hashlib.sha256(account_id.encode("utf-8", "surrogatepass")).hexdigest()
+
+
 def consent_key(number: str, account_id: str) -> bytes:
     """The consent state's key: E.164 first (never contains ``|``), then the account."""
-    return f"{number}|{account_id}".encode()
+    return f"{number}|{key_account(account_id)}".encode()
 
 
 def replies_key(number: str, account_id: str) -> bytes:
     """The message ids of recent HELP / review replies (not a consent state)."""
-    return f"{number}|{account_id}|replies".encode()
+    return f"{number}|{key_account(account_id)}|replies".encode()
 
 
 def history_key(number: str, account_id: str) -> bytes:
     """The consent timeline's counters (its entries are in :func:`slot_key` keys)."""
-    return f"{number}|{account_id}|history".encode()
+    return f"{number}|{key_account(account_id)}|history".encode()
 
 
 def suppressed_key(number: str, account_id: str) -> bytes:
     """The count of sends suppressed since the latest opt-out."""
-    return f"{number}|{account_id}|suppressed".encode()
+    return f"{number}|{key_account(account_id)}|suppressed".encode()
+
+
+def parse_history_key(key: bytes) -> tuple[str, str] | None:
+    """``(number, key account)`` of a :func:`history_key`; None for any other key."""
+    if not key.startswith(CONSENT_PREFIX) or not key.endswith(b"|history"):
+        return None
+    number, sep, account = key[: -len(b"|history")].decode("utf-8", "replace").partition("|")
+    return (number, account) if sep and "|" not in account else None
 
 
 # ------------------------------------------------------------ per partition
@@ -86,7 +106,7 @@ def suppressed_key(number: str, account_id: str) -> bytes:
 
 def slot_key(number: str, account_id: str, slot: int) -> bytes:
     """A timeline entry's key: outside the ``+...`` consent keys, which listings read in order."""
-    return f"history|{number}|{account_id}|{slot:04d}".encode()
+    return f"history|{number}|{key_account(account_id)}|{slot:04d}".encode()
 
 
 def config_key(config_id: str) -> bytes:

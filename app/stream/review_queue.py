@@ -73,7 +73,6 @@ def record_decision(table: Table, rid: str, decision: dict) -> dict | None:
     return item
 
 
-decide = record_decision  # the former name, still called by tests/unit/app/runtime/web/test_reviews_api.py
 
 
 def listing(table: Table, account_id: str | None, after: tuple[int, str] | None, limit: int,

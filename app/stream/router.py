@@ -34,13 +34,6 @@ from app.stream.suppression import suppressed
 from schemas import InboundReply, OutboundRequest, StatusReceipt
 from schemas.inbound import MAX_ACCOUNT_CHARS, bounded_id
 
-# former names of kinds (app.stream.routed.Kind), for the callers outside app/stream that still import them
-# from here (app/runtime/host.py, app/runtime/web/reviews_api.py, tests in unit/app/{runtime/web,intake,domain})
-KIND_OPERATOR = Kind.OPERATOR
-KIND_REVIEW_DECISION = Kind.REVIEW_DECISION
-KIND_REVIEW_EXPIRED = Kind.REVIEW_EXPIRED
-
-
 _ID_FIELDS = ("message_id", "account_id", "from", "to")
 _EXACT_FLOATS = 2**53  # below this, a float holds every integer exactly
 

@@ -50,7 +50,6 @@ from typing import Any
 import orjson
 
 from app.stream.keys import CONFIGS_KEY, config_key, history_key, slot_key
-from app.stream.keys import suppressed_key as suppressed_key  # re-exported: app/runtime/web and bench read it here
 
 HEAD = 10  # the earliest events, always kept
 BODY_CHARS = 480  # of a reply's text in an entry (the full text is in sms.consent at its coordinates)

@@ -37,6 +37,7 @@ from app.runtime.web.access import Grant, Role
 from app.runtime.web.errors import account_param, error_response, json_answer
 from app.runtime.web.timeline_api import BadTime, parse_time, read_timeline
 from app.stream import timeline
+from app.stream.keys import CONSENT_PREFIX, parse_history_key, suppressed_key
 
 if TYPE_CHECKING:
     from app.runtime.host import Host
@@ -45,7 +46,6 @@ MAX_PERIOD_DAYS = 366
 MAX_NUMBERS = 5_000  # timelines in one packet
 MAX_EVENTS = 50_000  # events in one packet (an event is ~0.5 KB of JSON; at most 4.4 KB)
 CHUNK_KEYS = 256
-HISTORY_SUFFIX = b"|history"
 _rebuilt: dict[str, dict[str, dict] | None] = {}  # config id -> its keyword sets (None: cannot be rebuilt)
 
 
@@ -109,12 +109,12 @@ async def _scan_partition(host: Host, partition: int, account: str | None, since
         if table is None:
             raise Moved()
         began = time.perf_counter()
-        pairs = table.store.scan(after, CHUNK_KEYS, b"+")
+        pairs = table.store.scan(after, CHUNK_KEYS, CONSENT_PREFIX)
         for key, _ in pairs:
-            if not key.endswith(HISTORY_SUFFIX):
+            found_key = parse_history_key(key)
+            if found_key is None:
                 continue
-            number, _, rest = key.decode("utf-8", "replace").partition("|")
-            owner_account = rest[: -len("|history")]
+            number, owner_account = found_key
             if key_account is not None and owner_account != key_account:
                 continue
             history = timeline.read_history(table.get, number, owner_account) or {}
@@ -122,7 +122,7 @@ async def _scan_partition(host: Host, partition: int, account: str | None, since
             if not events:
                 continue
             state = host.decider.lookup(table, number, owner_account)
-            suppressed = table.get(timeline.suppressed_key(number, owner_account))
+            suppressed = table.get(suppressed_key(number, owner_account))
             found.add(timeline.answer(number, account or owner_account, state.to_json() if state else None,
                                          {**history, "events": events}, suppressed, None,
                                          scope=host.settings.scope))

@@ -20,7 +20,7 @@ from app.runtime.web import access, workers
 from app.runtime.web.access import Grant, Role
 from app.runtime.web.errors import error_response, json_answer, read_model
 from app.stream import review_queue
-from app.stream.router import KIND_REVIEW_DECISION
+from app.stream.routed import Kind
 from schemas import ReviewDecision
 from schemas.inbound import MAX_ACCOUNT_CHARS, bounded_id
 
@@ -120,7 +120,7 @@ def register(app: web.Application, host: Host) -> None:
         if item.get("state") != "pending":
             return json_answer({"status": "already_decided", "review_id": rid, "decision": item.get("decision"),
                                 "decided_by": item.get("decided_by"), "decided_at": item.get("decided_at")})
-        output = host.router.review_event(KIND_REVIEW_DECISION, item, decision=body.decision,
+        output = host.router.review_event(Kind.REVIEW_DECISION, item, decision=body.decision,
                                           decided_by=body.decided_by, note=body.note)
         try:
             await host.publish(output)

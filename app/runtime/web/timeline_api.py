@@ -24,6 +24,7 @@ from app.runtime.web import access, workers
 from app.runtime.web.access import Grant, Role
 from app.runtime.web.errors import account_param, error_response, json_answer
 from app.stream import timeline
+from app.stream.keys import suppressed_key
 
 if TYPE_CHECKING:
     from app.runtime.host import Host
@@ -58,7 +59,7 @@ def read_timeline(host: Host, table: Any, number: str, account_id: str, as_of: d
     state = decider.lookup(table, number, account_id)
     key_account = decider.state_account(account_id)
     history = timeline.read_history(table.get, number, key_account)
-    suppressed = table.get(timeline.suppressed_key(number, key_account))
+    suppressed = table.get(suppressed_key(number, key_account))
     return timeline.answer(number, account_id, state.to_json() if state else None, history, suppressed, as_of,
                            scope=host.settings.scope)
 

@@ -19,7 +19,8 @@ from app.settings import Settings
 from app.stream.counters import Stats
 from app.stream.decider import Decider
 from app.stream.partitioner import partition_for
-from app.stream.router import KIND_REVIEW_DECISION, KIND_REVIEW_EXPIRED, Router
+from app.stream.routed import Kind
+from app.stream.router import Router
 from schemas import ConsentRecord
 
 README = Path(__file__).resolve().parents[4] / "README.md"
@@ -132,9 +133,9 @@ def _other_records() -> list[dict]:
     records.append(consent(Flow().feed(BASE.status_topic, receipt)))
     receipt = {**receipt, "provider": "acme", "error_code": "30007"}
     records.append(consent(Flow(provider_optout_codes="*:30007").feed(BASE.status_topic, receipt)))
-    for kind, fields in ((KIND_REVIEW_DECISION, {"decision": "opt_out", "decided_by": "a"}),
-                         (KIND_REVIEW_DECISION, {"decision": "dismiss", "decided_by": "a"}),
-                         (KIND_REVIEW_EXPIRED, {})):
+    for kind, fields in ((Kind.REVIEW_DECISION, {"decision": "opt_out", "decided_by": "a"}),
+                         (Kind.REVIEW_DECISION, {"decision": "dismiss", "decided_by": "a"}),
+                         (Kind.REVIEW_EXPIRED, {})):
         flow = Flow()
         (item,) = flow.reply(QUEUED)[BASE.review_topic]
         records.append(consent(flow.decide(flow.router.review_event(kind, item, **fields).value)))

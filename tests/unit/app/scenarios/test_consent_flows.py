@@ -226,3 +226,16 @@ def test_a_replayed_help_or_review_reply_is_answered_or_queued_once(h):
     queued = h.reply("r2", "we have got to stop this bill")
     assert BASE.review_topic in queued
     assert h.reply("r2", "we have got to stop this bill") == {}
+
+
+@pytest.mark.parametrize("suffix", ["history", "replies", "suppressed"])
+def test_an_account_id_with_a_bar_cannot_overwrite_another_accounts_keys(h, suffix):
+    """``acme|history`` once spelt the same key as the history of ``acme``: the timeline of
+    ``acme`` then overwrote the STOP of ``acme|history`` and its next send went out."""
+    h.reply("r1", "STOP", account_id=f"acme|{suffix}")
+    h.reply("r2", "STOP", account_id="acme")
+    h.reply("r3", "HELP", account_id="acme")
+    h.send("s0", account_id="acme")
+    assert h.send("s1", account_id=f"acme|{suffix}") == "opted_out"
+    assert h.send("s2", account_id="acme") == "opted_out"
+    assert consent_key("+14155550101", f"acme|{suffix}") != f"+14155550101|acme|{suffix}".encode()

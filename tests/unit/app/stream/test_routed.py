@@ -11,7 +11,6 @@ from app.engine.inputs import InRecord
 from app.engine.processor import Processor
 from app.records import Origin, dumps, loads
 from app.settings import Settings
-from app.stream import router as router_module
 from app.stream.counters import Stats
 from app.stream.decider import Decider
 from app.stream.routed import (
@@ -38,12 +37,6 @@ def test_the_kinds_are_the_strings_on_the_wire() -> None:
     read = loads(b'{"kind":"send"}')["kind"]
     assert read == Kind.SEND and read in (Kind.SEND,) and {Kind.SEND: 1}[read] == 1
     assert Kind(read) is Kind.SEND
-
-
-def test_the_former_names_are_the_kinds() -> None:
-    assert router_module.KIND_OPERATOR is Kind.OPERATOR
-    assert router_module.KIND_REVIEW_DECISION is Kind.REVIEW_DECISION
-    assert router_module.KIND_REVIEW_EXPIRED is Kind.REVIEW_EXPIRED
 
 
 def shape_of(record: dict, declared: type) -> None:

@@ -8,7 +8,7 @@ import orjson
 
 from app.records import Origin, Receipt, loads
 from app.settings import Settings
-from app.stream import timeline
+from app.stream import keys, timeline
 from app.stream.counters import Stats
 from app.stream.decider import Decider
 from app.stream.router import Router
@@ -179,15 +179,15 @@ def test_the_decider_keeps_each_consent_record_with_its_confirmation_and_coordin
     assert first["keywords_id"].startswith("kw-")
     assert "confirmation_message_id" not in events[1]
     assert events[2]["confirmation_message_id"] == "r3:help"
-    suppressed = h.table[timeline.suppressed_key(NUMBER, "acme")]
+    suppressed = h.table[keys.suppressed_key(NUMBER, "acme")]
     assert suppressed["count"] == 2 and suppressed["opt_out"] == "r1"
     # an opt-in, then a new opt-out: the count starts again
     h.reply("r4", "START", T0 + timedelta(minutes=5))
     h.send("s3", T0 + timedelta(minutes=6))
     h.reply("r5", "STOP", T0 + timedelta(minutes=7))
-    assert h.table[timeline.suppressed_key(NUMBER, "acme")]["count"] == 0
+    assert h.table[keys.suppressed_key(NUMBER, "acme")]["count"] == 0
     h.send("s4", T0 + timedelta(minutes=8))
-    assert h.table[timeline.suppressed_key(NUMBER, "acme")]["count"] == 1
+    assert h.table[keys.suppressed_key(NUMBER, "acme")]["count"] == 1
     # the keyword configuration that classified them is kept
     configs = timeline.remembered_configs(h.table)
     assert [c["config_id"] for c in configs] == [h.decider.keyword_config["config_id"]]
@@ -242,7 +242,7 @@ def test_an_event_is_two_small_writes_and_the_keys_stay_within_the_bound():
     slots = [k for k in table if k.startswith(b"history|")]
     assert len(slots) == 20 and len(table) == 21  # the slots and the timeline's counters
     assert all(not k.startswith(b"+") for k in slots)  # listings read the "+..." consent keys only
-    meta = table[timeline.history_key(NUMBER, "acme")]
+    meta = table[keys.history_key(NUMBER, "acme")]
     assert meta["next"] == 1000 and meta["left_out"] == 980 and len(orjson.dumps(meta)) < 200
 
 
@@ -250,11 +250,11 @@ def test_a_timeline_stored_as_one_value_is_read_as_it_is_and_moved_to_slots_at_i
     old = None
     for i in range(30):
         old = timeline.append(old, event(i, mid=f"m{i}"), 25)
-    table = Table({timeline.history_key(NUMBER, "acme"): loads(orjson.dumps(old))})
+    table = Table({keys.history_key(NUMBER, "acme"): loads(orjson.dumps(old))})
     assert timeline.read_history(table.get, NUMBER, "acme") == old
     after = stored(table, 25, [event(31, mid="new")])
     assert after == timeline.append(old, event(31, mid="new"), 25)
-    assert "events" not in table[timeline.history_key(NUMBER, "acme")]
+    assert "events" not in table[keys.history_key(NUMBER, "acme")]
 
 
 def test_a_changed_bound_keeps_what_a_whole_history_would_and_leaves_no_stale_slot():
@@ -287,7 +287,7 @@ def test_counts_stored_without_their_slot_never_show_an_earlier_rounds_entry():
     table = Table()
     events = [event(i, mid=f"m{i}") for i in range(45)]
     stored(table, 20, events)  # the ring (10 slots) went round 3 times
-    meta_key = timeline.history_key(NUMBER, "acme")
+    meta_key = keys.history_key(NUMBER, "acme")
     before = {k: loads(orjson.dumps(v)) for k, v in table.items()}
     stored(table, 20, [event(45, mid="m45")])
     restored = Table({**before, meta_key: table[meta_key]})  # the counts, not the slot

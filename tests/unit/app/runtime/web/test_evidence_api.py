@@ -10,7 +10,7 @@ import pytest
 
 from app.engine.state import MemoryStore, PartitionState
 from app.runtime.web import evidence_api
-from app.stream import timeline
+from app.stream import keys
 from app.stream.partitioner import partition_for
 from tests.unit.app.runtime.web.conftest import audited, auth, exchange, request, viewer
 from tests.unit.app.runtime.web.test_http import error
@@ -38,7 +38,7 @@ def tables(served, fake):
                  "last_event_at": history["events"][0]["event_time"], "last_message_id": f"r{i}"}
         tables[partition_for(number, PARTITIONS)].store.write({
             f"{number}|{account}".encode(): orjson.dumps(state),
-            timeline.history_key(number, account): orjson.dumps(history),
+            keys.history_key(number, account): orjson.dumps(history),
             b"review|0.x": b"{}",
         }, 1)
     served.host.local_state = lambda partition: tables.get(partition)

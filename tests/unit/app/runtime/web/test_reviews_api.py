@@ -9,7 +9,7 @@ import pytest
 from app.records import loads
 from app.stream import review_queue
 from app.stream.partitioner import partition_for
-from app.stream.router import KIND_REVIEW_DECISION
+from app.stream.routed import Kind
 from tests.unit.app.runtime.web.conftest import auth, exchange, request
 from tests.unit.app.runtime.web.test_http import error
 
@@ -78,14 +78,14 @@ def test_a_decision_is_published_to_the_items_partition(queued, fake):
     assert reply.status == 202 and reply.json()["status"] == "accepted"
     (output,) = fake.published
     routed = loads(output.value)
-    assert routed["kind"] == KIND_REVIEW_DECISION and routed["review_id"] == target["review_id"]
+    assert routed["kind"] == Kind.REVIEW_DECISION and routed["review_id"] == target["review_id"]
     assert (routed["decision"], routed["decided_by"], routed["number"]) == ("opt_out", "agent-7", target["number"])
     assert output.partition == partition_for(target["number"], 8)
 
 
 def test_a_decided_item_answers_already_decided(queued, fake):
     target = queued[0]
-    review_queue.decide(fake.table, target["review_id"], {"decision": "dismiss", "decided_by": "a", "decided_at": "x"})
+    review_queue.record_decision(fake.table, target["review_id"], {"decision": "dismiss", "decided_by": "a", "decided_at": "x"})
     body = json.dumps({"decision": "opt_out", "decided_by": "b"}).encode()
     reply = exchange(_port, request("POST", f"/reviews/{target['review_id']}", headers=auth(), body=body))
     assert reply.status == 200 and reply.json()["status"] == "already_decided" and not fake.published

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from app.domain.consent import ConsentState, Source
-from app.stream import timeline
+from app.stream import keys, timeline
 from tests.unit.app.runtime.web.conftest import audited, auth, exchange, request, viewer
 from tests.unit.app.runtime.web.test_http import error
 
@@ -31,8 +31,8 @@ def table(fake):
             "consent": {"partition": 2, "offset": 40 + len(mid)}}, 200)
     fake.table.clear()
     fake.table[f"{NUMBER}|acme".encode()] = state.to_json()
-    fake.table[timeline.history_key(NUMBER, "acme")] = history
-    fake.table[timeline.suppressed_key(NUMBER, "acme")] = {"count": 4, "since": T, "opt_out": "r1"}
+    fake.table[keys.history_key(NUMBER, "acme")] = history
+    fake.table[keys.suppressed_key(NUMBER, "acme")] = {"count": 4, "since": T, "opt_out": "r1"}
     yield fake.table
     fake.table.clear()
 
