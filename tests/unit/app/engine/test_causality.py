@@ -320,7 +320,7 @@ async def test_a_task_that_stays_fenced_fails_liveness_after_the_takeover_bound(
 
 
 async def test_the_kafka_port_says_fenced_when_a_task_has_no_producer() -> None:
-    from app.engine.ports import Fenced
+    from app.engine.failures import Fenced
     from app.records import Output
     from app.runtime.kafka_ports import KafkaTransactionalOutputs
     from app.settings import Settings
@@ -363,7 +363,7 @@ async def test_a_changelog_writer_of_the_previous_owner_is_fenced_in_memory_too(
     task = TP(d.settings.routed_topic, 0)
     await d.outputs.open_task(task)
     await other.open_task(task)
-    from app.engine.ports import Fenced
+    from app.engine.failures import Fenced
     from app.records import Output
 
     with pytest.raises(Fenced):
