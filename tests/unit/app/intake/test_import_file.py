@@ -24,7 +24,8 @@ from app.settings import Settings
 from app.stream.counters import Stats
 from app.stream.decider import Decider
 from app.stream.partitioner import partition_for
-from app.stream.router import KIND_OPERATOR, Router
+from app.stream.routed import Kind
+from app.stream.router import Router
 
 
 def read(data: str | bytes, fmt: str = "csv", **kw):
@@ -299,7 +300,7 @@ def test_a_second_import_is_a_replay_the_decider_drops():
                                       import_message_id("acme", number, name))
         assert out.partition == partition_for(number, 4) and out.key == number.encode()
         routed = loads(out.value)
-        assert routed["kind"] == KIND_OPERATOR and routed["message_id"].startswith("import:")
+        assert routed["kind"] == Kind.OPERATOR and routed["message_id"].startswith("import:")
         return [loads(o.value) for o in decider.process(out.value, table)]
 
     (first,) = once()
