@@ -25,6 +25,7 @@ from app.intake.import_file import (
     ProgressBar,
     import_name,
     import_requested_by,
+    printable,
     read_optouts,
     render_summary,
 )
@@ -126,9 +127,9 @@ def _import_optouts(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps({"file": file_name, "account_id": args.account,
                           "requested_by": import_requested_by(file_name), "region": region,
-                          "dry_run": args.dry_run, **plan.to_json(), "result": result}, ensure_ascii=False))
+                          "dry_run": args.dry_run, **plan.to_json(), "result": result}))  # ASCII: no C1/bidi
     else:
-        print(f"{file_name}: account {args.account!r}, requested_by {import_requested_by(file_name)!r}")
+        print(f"{printable(file_name)}: account {args.account!r}, requested_by {import_requested_by(file_name)!r}")
         print(render_summary(plan, result))
     return 1 if result is not None and result["failed"] else 0
 
@@ -140,8 +141,11 @@ What is read, per --source-format (a plain file with one number per line works w
 
 Numbers are normalized as POST /optouts does (lenient, with --region, default OPTOUT_DEFAULT_REGION) and
 each is recorded once as an operator opt-out with requested_by 'import:<file name>'. Bad lines (empty,
-unparseable, wrong columns) are reported with their line numbers and never stop the import. Importing
-the same file (same name, same account) again changes nothing and logs nothing new.
+unparseable, wrong columns, a CSV field over 131,072 characters) are reported with their line numbers
+and never stop the import; a file in which no line holds a number is refused. A byte order mark decides
+the encoding (UTF-8, UTF-16, UTF-32); BOM-less UTF-16 is recognised; else UTF-8, else Windows-1252. A
+gzip may expand to 256 MiB and 100 times its size. Importing the same file (same name, same account)
+again changes nothing and logs nothing new.
 
 Exit status: 0 done (bad lines included), 1 some opt-outs were not acknowledged by the broker (run the
 same import again: it is idempotent), 2 the file, the keyword configuration or the topics are unusable.

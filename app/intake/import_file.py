@@ -11,8 +11,15 @@ Rules that hold for every format:
 
 * A plain file with one number per line is read by every format (a first line
   that is a column name, e.g. ``phone``, is a header).
-* A bad line (empty, unparseable, fewer columns than the header, invalid JSON)
-  is reported with its line number; it never stops the import.
+* A bad line (empty, unparseable, fewer columns than the header, a CSV field
+  over the csv module's limit, invalid JSON) is reported with its line number;
+  it never stops the import. A file in which no line holds a number at all is
+  refused as a whole (:class:`ImportFileError`).
+* Bytes are decoded by their byte order mark (UTF-8, UTF-16, UTF-32), as UTF-16
+  without one when NUL bytes alternate, else as UTF-8, else as Windows-1252; a
+  gzip is expanded up to :data:`MAX_DECOMPRESSED_BYTES`.
+* Whatever of the file a message quotes has its control characters escaped
+  (:func:`printable`): no terminal escape reaches an operator's screen.
 * When a file also holds opt-ins (a Twilio log with START, a status column
   that says subscribed), the newest event of a number decides, if every event
   of that number has a date; otherwise an opt-out anywhere wins (fail closed).
@@ -26,6 +33,7 @@ replay the worker recognizes (no state change, nothing logged).
 
 from __future__ import annotations
 
+import codecs
 import csv
 import gzip
 import hashlib
@@ -34,6 +42,7 @@ import json
 import re
 import sys
 import time
+import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -97,9 +106,43 @@ HEADER_WORDS = frozenset(GENERIC_NUMBER_COLUMNS + AWS_NUMBER_COLUMNS + AC_NUMBER
 MAX_SHOWN = 80  # characters of a bad value shown in a report
 MAX_FILE_NAME = 150  # characters of the file name in requested_by / reason
 
+# How far a gzip may expand; it is read a chunk at a time and refused as soon as it passes the bound,
+# never expanded whole first. The reader holds the whole text in memory (then an object per number: about
+# 40 bytes of memory per byte of a one-number-per-line list), so the bound is on the text, not only on
+# the ratio: 256 MiB is ~20 million numbers one per line or a million Twilio log rows, far above one
+# account's opt-out list (1 million numbers: 13 MiB), while the bytearray and the str of a bomb stay under
+# 1 GiB. Besides, beyond GZIP_RATIO_FLOOR, at most MAX_GZIP_RATIO times the gzip's own size: honest
+# exports compress 3-20x, a bomb up to 1000x, so a small file cannot claim hundreds of MiB (and then
+# the memory of millions of rows) that its size on disk does not show.
+MAX_DECOMPRESSED_BYTES = 256 * 1024 * 1024
+MAX_GZIP_RATIO = 100
+GZIP_RATIO_FLOOR = 16 * 1024 * 1024
+GUNZIP_CHUNK = 1024 * 1024
+GZIP_MAGIC = b"\x1f\x8b"
+
+
+def printable(text: str) -> str:
+    """``text`` with every character that is not printable escaped as Python writes it (\\x1b, \\u202e):
+    C0 and C1 controls (ESC, BEL, CSI, NUL, tab, newline), bidi overrides and other format characters,
+    line and paragraph separators. Printable text, accented or not, is unchanged; idempotent."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else _escape(c) for c in text)
+
+
+def _escape(char: str) -> str:
+    code = ord(char)
+    if char in "\t\n\r":
+        return repr(char)[1:-1]
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
+
 
 class ImportFileError(ValueError):
-    """The file cannot be read in this format at all (nothing is imported)."""
+    """The file cannot be read in this format at all (nothing is imported). The message is made
+    printable: it may quote the file."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(printable(message))
 
 
 def column_key(name: str) -> str:
@@ -120,8 +163,11 @@ class Entry:
 @dataclass(frozen=True, slots=True)
 class BadLine:
     line: int
-    problem: str  # "empty", "no number", "unparseable", "wrong columns", "invalid JSON"
-    detail: str = ""
+    problem: str  # "empty", "no number", "unparseable", "wrong columns", "field too long", "invalid JSON"
+    detail: str = ""  # made printable: it may quote the file
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "detail", printable(self.detail))
 
 
 @dataclass(frozen=True, slots=True)
@@ -201,13 +247,75 @@ ReplyIntent = Callable[[str], str]  # a reply's body -> "opt_out" | "opt_in" | "
 Progress = Callable[[int, int], None]  # (numbers parsed, numbers in all)
 
 
+_BOMS = (  # UTF-32 LE first: its mark begins with UTF-16 LE's
+    (codecs.BOM_UTF32_LE, "utf-32-le", "UTF-32 LE"),
+    (codecs.BOM_UTF32_BE, "utf-32-be", "UTF-32 BE"),
+    (codecs.BOM_UTF8, "utf-8", "UTF-8"),
+    (codecs.BOM_UTF16_LE, "utf-16-le", "UTF-16 LE"),
+    (codecs.BOM_UTF16_BE, "utf-16-be", "UTF-16 BE"),
+)
+_SNIFF_BYTES = 8192  # bytes looked at for BOM-less UTF-16
+
+
 def decode(data: bytes) -> str:
-    if data[:2] == b"\x1f\x8b":
-        data = gzip.decompress(data)
+    """The text of a file's bytes (see :func:`decode_as`)."""
+    return decode_as(data)[0]
+
+
+def decode_as(data: bytes) -> tuple[str, str, str]:
+    """(text, encoding, how it was chosen) of a file's bytes, gunzipped first if a gzip: by its byte order
+    mark (UTF-8, UTF-16 or UTF-32, LE or BE); UTF-16 when NUL bytes alternate (a BOM-less export of
+    mostly ASCII text); UTF-8; else Windows-1252, spreadsheets' default on Windows."""
+    if data[:2] == GZIP_MAGIC:
+        data = _gunzip(data)
+    view = memoryview(data)
+    for bom, codec, name in _BOMS:
+        if view[:len(bom)] == bom:
+            return str(view[len(bom):], codec, "replace"), name, "byte order mark"
+    guess = _utf16_without_bom(view[:_SNIFF_BYTES])
+    if guess is not None:
+        codec, name = guess
+        return str(view, codec, "replace"), name, "no byte order mark, recognised by its NUL bytes"
     try:
-        return data.decode("utf-8-sig")
+        return str(view, "utf-8"), "UTF-8", ""
     except UnicodeDecodeError:
-        return data.decode("cp1252", errors="replace")  # spreadsheets' default on Windows
+        return str(view, "cp1252", "replace"), "Windows-1252", "not UTF-8"
+
+
+def _utf16_without_bom(sample: memoryview) -> tuple[str, str] | None:
+    """UTF-16 LE/BE when, in ``sample``, NUL bytes fill at least a quarter of one parity of positions
+    (the high bytes of ASCII characters) and are eight times rarer in the other."""
+    sample = sample[:len(sample) // 2 * 2]
+    if not sample:
+        return None
+    pairs = len(sample) // 2
+    even, odd = bytes(sample[0::2]).count(0), bytes(sample[1::2]).count(0)
+    if odd * 4 >= pairs and odd > even * 8:
+        return "utf-16-le", "UTF-16 LE"
+    if even * 4 >= pairs and even > odd * 8:
+        return "utf-16-be", "UTF-16 BE"
+    return None
+
+
+def _gunzip(data: bytes) -> bytearray:
+    """A gzip's content, read a chunk at a time up to :data:`MAX_DECOMPRESSED_BYTES` and
+    :data:`MAX_GZIP_RATIO` times its size (see there)."""
+    by_ratio = max(GZIP_RATIO_FLOOR, len(data) * MAX_GZIP_RATIO)
+    limit = min(MAX_DECOMPRESSED_BYTES, by_ratio)
+    out = bytearray()
+    try:
+        with gzip.GzipFile(fileobj=io.BytesIO(data), mode="rb") as stream:
+            while chunk := stream.read(min(GUNZIP_CHUNK, limit + 1 - len(out))):
+                if len(out) + len(chunk) > limit:
+                    why = (f"more than {MAX_GZIP_RATIO} times its size: a gzip bomb?" if limit < MAX_DECOMPRESSED_BYTES
+                           else "split the export into smaller files")
+                    raise ImportFileError(f"the gzip of {len(data):,} bytes expands to more than "
+                                          f"{limit / 2**20:,.0f} MiB: refused ({why})")
+                out += chunk
+    except (OSError, EOFError, zlib.error) as exc:  # gzip.BadGzipFile is an OSError
+        raise ImportFileError(f"the file starts as a gzip but cannot be decompressed: {exc or type(exc).__name__}"
+                              ) from None
+    return out
 
 
 def read_optouts(data: bytes | str, source_format: str, region: str, *, reply_intent: ReplyIntent | None = None,
@@ -216,8 +324,13 @@ def read_optouts(data: bytes | str, source_format: str, region: str, *, reply_in
     if source_format not in FORMATS:
         raise ImportFileError(f"unknown source format {source_format!r}: one of {', '.join(FORMATS)}")
     started = time.monotonic()
-    text = decode(data) if isinstance(data, bytes) else data.lstrip("\ufeff")
+    if isinstance(data, bytes):
+        text, encoding, why = decode_as(data)
+    else:
+        text, encoding, why = data.lstrip("\ufeff"), "text", ""
     plan = ImportPlan(source_format, lines=text.count("\n") + (0 if not text or text.endswith("\n") else 1))
+    if why:
+        plan.notes.append(f"decoded as {encoding} ({why})")
     reader = _Reader(plan, region, reply_intent, progress)
     first = text.lstrip()[:1]
     if first in ("{", "["):
@@ -225,8 +338,23 @@ def read_optouts(data: bytes | str, source_format: str, region: str, *, reply_in
     else:
         reader.delimited(text)
     reader.resolve()
+    if not plan.entries and not plan.resubscribed and not plan.not_opt_outs and plan.unparseable:
+        raise ImportFileError(_nothing_read(plan, encoding))
     plan.read_seconds = time.monotonic() - started
     return plan
+
+
+def _nothing_read(plan: ImportPlan, encoding: str) -> str:
+    """Why a file in which no line holds a number is refused (every number read ends up in entries,
+    resubscribed or not_opt_outs; a row read but not an opt-out is in not_opt_outs)."""
+    bad = plan.unparseable
+    first = bad[0]
+    lines = "the only line holds no" if len(bad) == 1 else f"none of the {len(bad):,} lines holds a"
+    read_as = "" if encoding == "text" else f"read as {encoding}; "
+    return (f"{lines} phone number ({read_as}line {first.line}: {first.problem}"
+            + (f": {first.detail}" if first.detail else "") + "). Nothing is imported: is the file UTF-16, a "
+            f"spreadsheet (.xlsx) or in another format, or is --source-format {plan.source_format} the wrong one? "
+            "Save it as CSV or text; " + PLAIN_HELP)
 
 
 class _Reader:
@@ -254,25 +382,31 @@ class _Reader:
         if delimiter is None:
             self.plan.layout = "plain list, one number per line"
             return self._plain(lines, header=column_key(head) in HEADER_WORDS)
-        reader = csv.reader(lines, delimiter=delimiter)
-        end = 0
+        kind = f"CSV ({_DELIMITER_NAMES[delimiter]})"
+        records = _records(csv.reader(lines, delimiter=delimiter))
         header: list[str] | None = None
-        for row in reader:
-            start, end = end + 1, reader.line_num
-            if not row or not any(cell.strip() for cell in row):
+        for start, row, problem in records:
+            if row is None:
+                raise ImportFileError(f"the header (line {start}) cannot be read: {problem}")
+            if not any(cell.strip() for cell in row):
                 self.plan.bad.append(BadLine(start, "empty"))
                 continue
             header = row
             break
-        assert header is not None
-        rows = self._rows(reader, header, end)
-        self._table([column_key(h) for h in header], header, rows, f"CSV ({_DELIMITER_NAMES[delimiter]})")
+        if header is None:  # only empty records ('"",""')
+            self.plan.layout = f"{kind}, no header"
+            return None
+        rows = self._rows(records, header)
+        self._table([column_key(h) for h in header], header, rows, kind)
 
-    def _rows(self, reader: Any, header: list[str], end: int) -> Iterator[tuple[int, dict[str, str] | None, str]]:
+    def _rows(self, records: Iterator[tuple[int, list[str] | None, str]],
+              header: list[str]) -> Iterator[tuple[int, dict[str, str] | None, str]]:
         keys = [column_key(h) for h in header]
-        for row in reader:
-            start, end = end + 1, reader.line_num
-            if not row or not any(cell.strip() for cell in row):
+        for start, row, problem in records:
+            if row is None:
+                self.plan.bad.append(BadLine(start, "field too long", problem))
+                continue
+            if not any(cell.strip() for cell in row):
                 self.plan.bad.append(BadLine(start, "empty"))
                 continue
             if len(row) < len(keys):
@@ -308,7 +442,7 @@ class _Reader:
                 else:
                     self.events.append(Event(number, found, True))
             else:
-                self.plan.not_opt_outs.append((number, f"{fields[0][:20]} line"))
+                self.plan.not_opt_outs.append((number, f"{printable(fields[0][:20])} line"))
 
     # ------------------------------------------------------------ tables (CSV, JSON lines)
 
@@ -324,7 +458,7 @@ class _Reader:
 
     def _row_reader(self, keys: list[str], header: list[str]) -> _RowReader:
         present = set(keys)
-        shown = ", ".join(h.strip() for h in header)[:200]
+        shown = printable(", ".join(h.strip() for h in header)[:200])
 
         def pick(candidates: tuple[str, ...]) -> str | None:
             return next((c for c in candidates if c in present), None)
@@ -552,11 +686,37 @@ def _first_nonblank(text: str) -> str | None:
     return None
 
 
+def _records(reader: Any) -> Iterator[tuple[int, list[str] | None, str]]:
+    """(first line, row, "") per CSV record; (first line, None, why) for a record the csv module refuses
+    (a field over its limit): the rest of that line is skipped and reading goes on at the next line."""
+    end = 0
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            start, end = end + 1, reader.line_num
+            yield start, None, _csv_problem(exc)
+            continue
+        start, end = end + 1, reader.line_num
+        yield start, row, ""
+
+
+def _csv_problem(exc: csv.Error) -> str:
+    if "field limit" in str(exc):
+        return f"a field over {csv.field_size_limit():,} characters"
+    return f"not CSV: {exc}"
+
+
 def _sniff(line: str) -> str | None:
     """The delimiter of a header line: the one that splits it into the most fields (None: one field)."""
     best, fields = None, 1
     for delimiter in (",", "\t", ";", "|"):
-        count = len(next(csv.reader([line], delimiter=delimiter), []))
+        try:
+            count = len(next(csv.reader([line], delimiter=delimiter), []))
+        except csv.Error:  # a field over the csv module's limit: count roughly, the header is refused later
+            count = line.count(delimiter) + 1
         if count > fields:
             best, fields = delimiter, count
     return best
@@ -698,4 +858,4 @@ def render_summary(plan: ImportPlan, result: dict[str, Any] | None, *, limit: in
     if plan.resubscribed:
         out.append(f"opted back in later in the file (not imported): {len(plan.resubscribed):,} "
                    f"(opt-in lines {_lines([i for _, _, i in plan.resubscribed])})")
-    return "\n".join(out)
+    return "\n".join(printable(line) for line in out)
