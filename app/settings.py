@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import hmac
 import os
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic import AliasChoices, Field, SecretStr, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from app.domain.provider_codes import DEFAULT_OPT_OUT_CODES, OptOutCodes
+
+MIN_SECRET_BYTES = 16  # tokens and the cluster secret
 
 
 def _default_bootstrap() -> str:
@@ -59,6 +62,11 @@ class Settings(BaseSettings):
     provider_optout_codes: str = DEFAULT_OPT_OUT_CODES
     admin_token: SecretStr | None = None  # reads and acts (decides reviews, records operator opt-outs)
     viewer_token: SecretStr | None = None  # reads what holds numbers (lookups, timelines, lists, dashboard)
+    # workers trust each other through this secret, which no client holds (forwarded requests,
+    # and the keys of cursors and sessions derive from it): app.runtime.cluster_keys
+    cluster_secret: SecretStr | None = None
+    web_cookie_secure: bool = Field(default=False, description="Served behind TLS: the session cookie is Secure "
+                                    "and named with the __Host- prefix.")
     session_max_age_s: int = Field(default=8 * 3600, ge=60, le=7 * 86400,
                                    description="How long a dashboard sign-in cookie is valid.")
     listing_max_share: float = Field(default=0.25, gt=0, le=1, description="GET /optouts and /optouts.csv: the "
@@ -126,10 +134,26 @@ class Settings(BaseSettings):
         OptOutCodes.parse(value)
         return value
 
-    @field_validator("admin_token", "viewer_token")
+    @field_validator("admin_token", "viewer_token", "cluster_secret")
     @classmethod
-    def _empty_token_is_none(cls, value: SecretStr | None) -> SecretStr | None:
-        return value if value is not None and value.get_secret_value().strip() else None
+    def _empty_token_is_none(cls, value: SecretStr | None, info: ValidationInfo) -> SecretStr | None:
+        if value is None or not value.get_secret_value().strip():
+            return None
+        if len(value.get_secret_value().encode("utf-8", "surrogatepass")) < MIN_SECRET_BYTES:
+            raise ValueError(f"OPTOUT_{info.field_name.upper()} must be at least {MIN_SECRET_BYTES} bytes "
+                             "(for example: python -c 'import secrets; print(secrets.token_urlsafe(24))')")
+        return value
+
+    @model_validator(mode="after")
+    def _secrets_differ(self) -> Settings:
+        named = [(name, getattr(self, name)) for name in ("viewer_token", "admin_token", "cluster_secret")]
+        given = [(name, value.get_secret_value()) for name, value in named if value is not None]
+        for i, (first, a) in enumerate(given):
+            for second, b in given[i + 1:]:
+                if hmac.compare_digest(a.encode("utf-8", "surrogatepass"), b.encode("utf-8", "surrogatepass")):
+                    raise ValueError(f"OPTOUT_{first.upper()} and OPTOUT_{second.upper()} must differ "
+                                     "(equal, every holder of one holds the other's role)")
+        return self
 
     @field_validator("default_region")
     @classmethod

@@ -21,8 +21,8 @@ import pytest
 
 from app.stream.partitioner import partition_for
 
-TOKEN = "s3cret-tøken"  # the admin token
-VIEWER_TOKEN = "v1ewer-token"
+TOKEN = "s3cret-tøken-of-the-admin"  # the admin token
+VIEWER_TOKEN = "v1ewer-token-for-reading"
 
 
 @dataclass

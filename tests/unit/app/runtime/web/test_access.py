@@ -12,7 +12,7 @@ from app.runtime.web import access
 from app.runtime.web.access import COOKIE, FORWARDED, Grant, Role
 from app.settings import Settings
 
-ADMIN, VIEWER = "admin-secret", "viewer-secret"
+ADMIN, VIEWER = "admin-secret-of-16+", "viewer-secret-of-16+"
 
 
 def settings(**kw) -> Settings:

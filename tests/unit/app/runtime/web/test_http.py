@@ -251,7 +251,7 @@ def test_a_body_that_cannot_be_read_is_a_400(port, fake, logs):
     raw = request("POST", "/optouts", headers={**auth(), "Content-Encoding": "gzip"}, body=b"not gzip at all")
     error(exchange(port, raw), 400, "bad_request")
     chunked = (b"POST /optouts HTTP/1.1\r\nHost: x\r\nConnection: close\r\nTransfer-Encoding: chunked\r\n"
-               b"Content-Encoding: deflate\r\nAuthorization: Bearer " + "s3cret-tøken".encode() + b"\r\n\r\n"
+               b"Content-Encoding: deflate\r\nAuthorization: Bearer " + TOKEN.encode() + b"\r\n\r\n"
                b"5\r\nabcde\r\n0\r\n\r\n")
     error(exchange(port, chunked), 400, "bad_request")
     assert " ERROR " not in logs.text()[before:]  # the client's error, not ours

@@ -281,7 +281,7 @@ def test_the_export_is_csv_with_a_header_and_every_entry(port, states, fake):
 
 
 def test_the_export_escapes_what_a_spreadsheet_would_run(port, states):
-    _, _, text = fetch_csv(port, "mask=0", token="s3cret-tøken".encode().decode("latin-1"))
+    _, _, text = fetch_csv(port, "mask=0", token=TOKEN.encode().decode("latin-1"))
     rows = {r[6]: r for r in csv.reader(io.StringIO(text))}
     tricky = rows["'@sum(1)"]
     assert tricky[0] == "+14155550106" and tricky[1] == 'we, "the" acme'
