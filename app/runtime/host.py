@@ -25,6 +25,7 @@ from app.records import Output
 from app.reports.metrics import Metrics
 from app.runtime import quiet_logs
 from app.runtime.assignor import Ownership, make_assignor
+from app.runtime.cluster_keys import ClusterKeys
 from app.runtime.kafka_ports import (
     KafkaChangelog,
     KafkaOutputs,
@@ -63,6 +64,7 @@ def skewed_clocks(skew_ms: int):  # type: ignore[no-untyped-def]
 class Host:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
+        self.cluster_keys = ClusterKeys(settings)  # what workers trust each other with (no client holds it)
         self.stats = Stats()
         self.clock_ms, self.clock = skewed_clocks(settings.clock_skew_ms)
         self.router = Router(settings, self.stats, clock=self.clock, clock_ms=self.clock_ms)
