@@ -6,6 +6,12 @@
                                          how a reply would be classified (JSON)
     python -m app import-optouts FILE --account ID --source-format csv|twilio|aws|activecampaign [--dry-run]
                                          record the opt-outs of another product's export
+    python -m app check-config           the effective settings (secrets masked), or what is wrong
+    python -m app --version
+
+Settings that cannot be used (a misspelt OPTOUT_* variable, a value out of range, an unknown
+region, weak or equal secrets) are refused before anything starts: one line per problem,
+naming the variable, exit status 2.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ import sys
 import textwrap
 from pathlib import Path
 
+from app.domain.numbers import check_region
 from app.intake.import_file import (
     FORMAT_HELP,
     FORMATS,
@@ -31,7 +38,7 @@ from app.intake.import_file import (
 )
 from app.intake.policy_file import PolicyFileError, load_policy
 from app.runtime.topics import TopologyError, ensure_topics
-from app.settings import get_settings
+from app.settings import SettingsError, get_settings
 
 
 def _create_topics() -> int:
@@ -80,7 +87,11 @@ def _import_optouts(args: argparse.Namespace) -> int:
         print("error: --account must not be empty", file=sys.stderr)
         return 2
     settings = get_settings()
-    region = (args.region or settings.default_region).upper()
+    try:
+        region = check_region(args.region) if args.region else settings.default_region
+    except ValueError as exc:
+        print(f"error: --region: {exc}", file=sys.stderr)
+        return 2
     try:
         policy = load_policy(settings.keywords_file, settings.default_locales)
     except PolicyFileError as exc:
@@ -152,9 +163,40 @@ same import again: it is idempotent), 2 the file, the keyword configuration or t
 """
 
 
+def _check_config() -> int:
+    settings = get_settings()
+    shown = settings.model_dump(mode="json")
+    for name, value in shown.items():
+        if "token" in name or "secret" in name:
+            shown[name] = None if value is None else "(set)"
+    shown["web_url"] = settings.web_url
+    print(json.dumps(shown, indent=2, sort_keys=True))
+    return 0
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("sms-optout")
+    except PackageNotFoundError:
+        return "unknown (not installed)"
+
+
 def main(argv: list[str] | None = None) -> int:
+    try:
+        return _main(argv)
+    except SettingsError as exc:
+        for problem in exc.problems:
+            print(f"error: {problem}", file=sys.stderr)
+        return 2
+
+
+def _main(argv: list[str] | None) -> int:
     parser = argparse.ArgumentParser(prog="python -m app", description="SMS opt-out compliance stream processor")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("check-config", help="print the effective settings (secrets masked), or what is wrong")
     sub.add_parser("worker", help="run one worker (web server on OPTOUT_WEB_PORT)")
     sub.add_parser("create-topics", help="create the topics and check their partition counts")
     classify = sub.add_parser("classify", help="print how a reply would be classified, as JSON")
@@ -183,6 +225,8 @@ def main(argv: list[str] | None = None) -> int:
     from app.runtime import log_mask
 
     log_mask.install()  # no phone number in any log line, from the first one on
+    if args.command == "check-config":
+        return _check_config()
     if args.command == "classify":
         return _classify(args.text, args.account, args.locale)
     if args.command == "import-optouts":

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import difflib
 import hmac
 import os
+import socket
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field, SecretStr, ValidationInfo, field_validator, model_validator
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from app.domain.numbers import check_region
 from app.domain.provider_codes import DEFAULT_OPT_OUT_CODES, OptOutCodes
 
 MIN_SECRET_BYTES = 16  # tokens and the cluster secret
@@ -23,7 +26,7 @@ def _default_bootstrap() -> str:
 class Settings(BaseSettings):
     """Worker configuration. Env prefix ``OPTOUT_``, except the broker address."""
 
-    model_config = SettingsConfigDict(env_prefix="OPTOUT_", extra="ignore", frozen=True)
+    model_config = SettingsConfigDict(env_prefix="OPTOUT_", extra="ignore", frozen=True, populate_by_name=True)
 
     # Broker and identity
     kafka_bootstrap_servers: str = Field(
@@ -32,11 +35,17 @@ class Settings(BaseSettings):
     )
     app_id: str = "sms-optout"
     data_dir: Path = Path(".data")
-    log_level: str = "info"
+    log_level: Literal["debug", "info", "warning", "error", "critical"] = "info"
 
-    # Web
-    web_host: str = "127.0.0.1"
+    # Web: the address the server binds, and the URL other workers reach it at (containers
+    # bind 0.0.0.0 and are reached by their service name); OPTOUT_WEB_HOST is the former
+    # name of OPTOUT_WEB_BIND
+    web_bind: str = Field(default="127.0.0.1",
+                          validation_alias=AliasChoices("OPTOUT_WEB_BIND", "OPTOUT_WEB_HOST"))
     web_port: int = Field(default=6066, ge=1, le=65535)
+    advertised_url: str | None = Field(default=None, validation_alias=AliasChoices("OPTOUT_WEB_URL"),
+                                       pattern=r"^https?://[^\s/]+(:\d+)?/?$",
+                                       description="The URL other workers forward to (default http://BIND:PORT).")
 
     # Topics (names are contracts; partition counts are explicit)
     inbound_topic: str = "sms.inbound"
@@ -124,9 +133,9 @@ class Settings(BaseSettings):
                                "far ahead (negative: behind). No clock decides whether a STOP comes before a send.")
 
     # RocksDB, per table partition (Faust defaults would reserve 2 GiB cache each)
-    rocksdb_block_cache_bytes: int = 8 * 1024 * 1024
-    rocksdb_write_buffer_bytes: int = 4 * 1024 * 1024
-    rocksdb_max_write_buffers: int = 2
+    rocksdb_block_cache_bytes: int = Field(default=8 * 1024 * 1024, ge=1024 * 1024)
+    rocksdb_write_buffer_bytes: int = Field(default=4 * 1024 * 1024, ge=64 * 1024)
+    rocksdb_max_write_buffers: int = Field(default=2, ge=1, le=64)
 
     @field_validator("provider_optout_codes")
     @classmethod
@@ -157,8 +166,13 @@ class Settings(BaseSettings):
 
     @field_validator("default_region")
     @classmethod
-    def _region_upper(cls, value: str) -> str:
-        return value.upper()
+    def _region_known(cls, value: str) -> str:
+        return check_region(value)
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _level_lower(cls, value: object) -> object:
+        return value.strip().lower() if isinstance(value, str) else value
 
     @property
     def routed_topic(self) -> str:
@@ -170,10 +184,89 @@ class Settings(BaseSettings):
         return f"{self.app_id}-{self.table_name}-changelog"
 
     @property
+    def web_host(self) -> str:
+        """The former name of :attr:`web_bind`."""
+        return self.web_bind
+
+    @property
     def web_url(self) -> str:
-        return f"http://{self.web_host}:{self.web_port}"
+        """Where other workers reach this one: OPTOUT_WEB_URL, or the bind address and port
+        (a wildcard bind address is no address to reach: the host's name then)."""
+        if self.advertised_url:
+            return self.advertised_url.rstrip("/")
+        host = self.web_bind
+        if host in ("0.0.0.0", "::", ""):
+            host = socket.gethostname()
+        return f"http://{host}:{self.web_port}"
+
+
+# read by the project's tooling, not by a worker (a worker started by them must not refuse them)
+TOOLING_VARIABLES = ("OPTOUT_UPDATE_SCREENSHOT",)
+
+
+class SettingsError(ValueError):
+    """Settings that cannot be used: one line per problem, each naming its variable."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+def variable_names() -> dict[str, str]:
+    """Every environment variable a setting reads -> its field."""
+    names: dict[str, str] = {}
+    for field, info in Settings.model_fields.items():
+        names[f"OPTOUT_{field.upper()}"] = field
+        alias = info.validation_alias
+        for choice in getattr(alias, "choices", ()) if alias is not None else ():
+            if isinstance(choice, str) and choice.isupper():
+                names[choice] = field
+    names.pop("OPTOUT_ADVERTISED_URL", None)  # read as OPTOUT_WEB_URL
+    return names | {name: "" for name in TOOLING_VARIABLES}
+
+
+def unknown_variables(environ: dict[str, str]) -> list[str]:
+    """``OPTOUT_*`` variables no setting reads (a misspelt one is silently ignored otherwise)."""
+    known = variable_names()
+    problems = []
+    for name in sorted(environ):
+        if name.startswith("OPTOUT_") and name not in known:
+            close = difflib.get_close_matches(name, list(known), n=1, cutoff=0.6)
+            problems.append(f"{name}: no such setting" + (f"; did you mean {close[0]}?" if close else ""))
+    return problems
+
+
+def explain(exc: ValidationError) -> list[str]:
+    """One line per error, naming the variable, never the value (it may be a secret)."""
+    lines = []
+    for error in exc.errors(include_input=False, include_url=False):
+        field = str(error["loc"][0]) if error["loc"] else ""
+        if field.startswith(("OPTOUT_", "KAFKA_")):  # read by an alias: the loc is the variable
+            variable = field
+        else:
+            variable = {"advertised_url": "OPTOUT_WEB_URL", "kafka_bootstrap_servers": "KAFKA_BOOTSTRAP_SERVERS",
+                        "web_bind": "OPTOUT_WEB_BIND"}.get(field, f"OPTOUT_{field.upper()}" if field else "settings")
+        message = error["msg"].removeprefix("Value error, ")
+        if message.startswith("OPTOUT_"):
+            lines.append(message)
+        else:
+            lines.append(f"{variable}: {message}")
+    return lines
+
+
+def load_settings(environ: dict[str, str] | None = None) -> Settings:
+    """The settings of the environment, or :class:`SettingsError` saying every problem."""
+    problems = unknown_variables(dict(os.environ if environ is None else environ))
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        problems += explain(exc)
+        settings = None
+    if problems or settings is None:
+        raise SettingsError(problems)
+    return settings
 
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    return Settings()
+    return load_settings()

@@ -32,7 +32,9 @@ def viewer_token(path: Path = TOKEN_FILE) -> str:
 
 
 def dashboard_url(env: dict[str, str]) -> str:
-    host = env.get("OPTOUT_WEB_HOST", "127.0.0.1")
+    if env.get("OPTOUT_WEB_URL", "").strip():
+        return env["OPTOUT_WEB_URL"].strip().rstrip("/") + "/"
+    host = env.get("OPTOUT_WEB_BIND") or env.get("OPTOUT_WEB_HOST", "127.0.0.1")
     if host in ("0.0.0.0", "::", ""):
         host = "127.0.0.1"
     return f"http://{host}:{env.get('OPTOUT_WEB_PORT', '6066')}/"

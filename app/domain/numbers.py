@@ -168,3 +168,23 @@ def cache_usage() -> dict[str, int]:
         "bytes": _lenient_cache.bytes + _strict_cache.bytes,
         "max_bytes": _lenient_cache.max_bytes + _strict_cache.max_bytes,
     }
+
+
+# the region codes people write that are not ISO 3166 codes phonenumbers knows
+_REGION_HINTS = {"UK": "GB", "EN": "GB", "EL": "GR"}
+
+
+def check_region(code: str) -> str:
+    """``code`` upper-cased if phonenumbers knows it as a region; else ValueError with a hint
+    (a wrong default region makes every national-format number unparseable)."""
+    region = code.strip().upper()
+    if region in phonenumbers.SUPPORTED_REGIONS:
+        return region
+    hint = _REGION_HINTS.get(region)
+    if hint is None:
+        import difflib
+
+        close = difflib.get_close_matches(region, sorted(phonenumbers.SUPPORTED_REGIONS), n=1, cutoff=0.5)
+        hint = close[0] if close else None
+    raise ValueError(f"{code!r} is not a region phonenumbers knows (an ISO 3166 code such as US, GB, DE)"
+                     + (f"; did you mean {hint}?" if hint else ""))
