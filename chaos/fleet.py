@@ -26,7 +26,7 @@ class Fleet:
         self.workers: dict[str, Worker] = {}
         for i in range(1, count + 1):
             name = f"w{i}"
-            env = {**extra_env, "OPTOUT_GROUP_INSTANCE_ID": name,
+            env = {**extra_env, "OPTOUT_GROUP_INSTANCE_ID": name, "OPTOUT_CLUSTER_SECRET": "chaos-fleet-cluster-secret",
                    "OPTOUT_CLOCK_SKEW_MS": str(clock_skews_ms[(i - 1) % len(clock_skews_ms)])}
             self.workers[name] = Worker(topology, base_dir / name, extra_env=env)
         self.wanted: set[str] = set()  # should be running

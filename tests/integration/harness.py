@@ -20,6 +20,7 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 VIEWER_TOKEN = "integration-viewer-token"  # every test worker has it (GET /optouts/... needs a token)
+CLUSTER_SECRET = "integration-cluster-secret"  # the workers of a test trust each other through it
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -107,6 +108,7 @@ class Worker:
             "OPTOUT_WEB_PORT": str(self.port),
             "OPTOUT_LOG_LEVEL": "info",
             "OPTOUT_VIEWER_TOKEN": VIEWER_TOKEN,
+            "OPTOUT_CLUSTER_SECRET": CLUSTER_SECRET,
             **self.extra_env,
         }
         self._log = open(self.log_path, "ab")
