@@ -6,8 +6,11 @@ keys whose consent state is opted out and that pass the :class:`Filters`. Every 
 key (``...|replies``, ``...|history``, ``review|...``, ``reviews|...``, ``__...``; the key
 space is :mod:`app.stream.keys`) is skipped. The position between pages is a
 :class:`Cursor`: a partition and the last key read there, bound to the filters it was
-made with, sealed (encrypted and authenticated with a key derived from the configured
-tokens) since the key holds a whole number.
+made with, sealed (encrypted and authenticated) since the key holds a whole number. The
+seal's key is the caller's: the workers' cursor key (``host.cluster_keys.key("cursor")``,
+:mod:`app.runtime.cluster_keys`), derived from the secret the workers share and no client
+holds, never from a token (a viewer holds its token: a key derived from it would let a
+viewer open cursors, each holding a whole number, and make up positions).
 
 It reads the *stored* state (:meth:`app.engine.ports.StorePort.scan`): a change the
 engine made in the last checkpoint interval (~100 ms) shows once it is stored.
@@ -48,6 +51,7 @@ COLUMNS = ("number", "account_id", "opted_out_at", "source", "rule", "matched", 
 CURSOR_VERSION = b"1"
 NONCE_BYTES = 12
 TAG_BYTES = 16
+MIN_KEY_BYTES = 16  # a cursor key shorter than this is a mistake (the cluster keys are 32 bytes)
 
 
 class BadParameter(ValueError):
@@ -65,6 +69,12 @@ class Filters:
     source: str | None = None
     since: datetime | None = None  # opted out at or after
     until: datetime | None = None  # opted out before
+
+    def described(self) -> dict:
+        """The filters as the audit records them (JSON)."""
+        return {"account": self.account, "source": self.source,
+                "since": self.since.isoformat() if self.since else None,
+                "until": self.until.isoformat() if self.until else None}
 
     def digest(self) -> str:
         """What a cursor is bound to: the same filters give the same digest."""
@@ -154,11 +164,10 @@ class Cursor:
         return base64.urlsafe_b64encode(seal(raw, secret)).rstrip(b"=").decode()
 
 
-def cursor_secret(*tokens: str | None) -> bytes:
-    """The key cursors are sealed with, from the configured tokens (every worker of a group has
-    the same ones, so any of them opens another's cursor; changing a token voids the cursors)."""
-    material = "\x00".join(t or "" for t in tokens).encode("utf-8", "surrogatepass")
-    return hmac.new(material, b"optout listing cursor v1", hashlib.sha256).digest()
+def _checked(secret: bytes) -> bytes:
+    if not isinstance(secret, bytes) or len(secret) < MIN_KEY_BYTES:
+        raise ValueError(f"a cursor key is at least {MIN_KEY_BYTES} bytes (host.cluster_keys.key('cursor'))")
+    return secret
 
 
 def _keystream(secret: bytes, nonce: bytes, size: int) -> bytes:
@@ -169,6 +178,7 @@ def _keystream(secret: bytes, nonce: bytes, size: int) -> bytes:
 
 def seal(raw: bytes, secret: bytes) -> bytes:
     """``nonce | raw XOR HMAC-SHA256 keystream | tag``: encrypted and authenticated (encrypt-then-MAC)."""
+    secret = _checked(secret)
     nonce = os.urandom(NONCE_BYTES)
     body = bytes(a ^ b for a, b in zip(raw, _keystream(secret, nonce, len(raw)), strict=True))
     tag = hmac.new(secret, b"tag" + nonce + body, hashlib.sha256).digest()[:TAG_BYTES]
@@ -176,6 +186,7 @@ def seal(raw: bytes, secret: bytes) -> bytes:
 
 
 def unseal(sealed: bytes, secret: bytes) -> bytes | None:
+    secret = _checked(secret)
     if len(sealed) < NONCE_BYTES + TAG_BYTES:
         return None
     nonce, body, tag = sealed[:NONCE_BYTES], sealed[NONCE_BYTES:-TAG_BYTES], sealed[-TAG_BYTES:]
@@ -185,8 +196,8 @@ def unseal(sealed: bytes, secret: bytes) -> bytes | None:
 
 
 def decode_cursor(text: str, filters: Filters, partitions: int, secret: bytes) -> Cursor:
-    """The cursor ``text`` names, checked: a next_cursor this service made for these filters
-    and this number of partitions, or :class:`BadParameter`."""
+    """The cursor ``text`` names, checked: a next_cursor a worker sealed with ``secret`` (the
+    cluster's cursor key) for these filters and this number of partitions, or :class:`BadParameter`."""
     bad = BadParameter("invalid_cursor", "cursor must be the next_cursor of a previous page with the same filters")
     if not text or len(text) > MAX_CURSOR_CHARS or not text.isascii():
         raise bad

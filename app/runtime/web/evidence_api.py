@@ -1,20 +1,28 @@
 """`GET /evidence?number=&account=` and `GET /evidence?since=&until=[&account=]`: the
-evidence packet, a zip (:mod:`app.evidence`; docs/evidence_packet.md).
+evidence packet, a zip (:mod:`app.reports.evidence_packet`; docs/evidence.md).
 
 - **A number**: its timeline for the account (``account``, default ``default``), read from
   its table partition; a worker that does not hold it forwards the request to the one that
-  does (which makes the zip) and passes the zip on.
+  does (which makes the zip) and passes the zip on. Viewer (or admin) token: the caller
+  names the number, and gets that number's packet, as the lookup and the history answer it.
 - **A period** (``since`` <= event time < ``until``, ISO 8601 with a time zone, at most
   :data:`MAX_PERIOD_DAYS` days): every number (of ``account``, or of every account) with a
-  consent event dated in the period, with those events. Each worker scans the timeline keys
+  consent event dated in the period, with those events. **Admin token only** (a viewer gets
+  a 403): the packet holds up to :data:`MAX_NUMBERS` whole numbers, and whole numbers in bulk
+  are the admin's (as ``GET /optouts?mask=0``); a masked packet would not be evidence (its
+  numbers could not be tied to the consent log). Each worker scans the timeline keys
   of the partitions it holds (:meth:`app.engine.ports.StorePort.scan`, :data:`CHUNK_KEYS` keys
   per read, resting between reads so the scan takes at most ``OPTOUT_LISTING_MAX_SHARE`` of
   the event loop's time, so processing goes on), the one asked
   gathers the others' parts; a partition nobody can read makes the answer 503, never a
   partial packet. More than :data:`MAX_NUMBERS` numbers is a 413: ask for a shorter period
-  or one account.
+  or one account. A period packet takes one of the worker's scan slots
+  (:data:`app.runtime.web.optouts_api.SLOTS`, shared with the listings and exports): beyond
+  them, a 429 with ``Retry-After``.
 
-Needs the viewer (or admin) token; audited with the number of numbers in the packet.
+Every zip is built in a worker thread (:func:`asyncio.to_thread`), never on the event loop,
+and so are the JSON parts workers send each other for a period. Audited with the number of
+numbers in the packet; no packet without its audit record (503).
 """
 
 from __future__ import annotations
@@ -27,6 +35,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import aiohttp
+import orjson
 from aiohttp import web
 
 from app.domain.numbers import NumberStatus, parse_recipient
@@ -34,7 +43,8 @@ from app.intake.policy_file import PolicyFileError, load_policy
 from app.reports import evidence_packet
 from app.runtime.web import access, workers
 from app.runtime.web.access import Grant, Role
-from app.runtime.web.errors import account_param, error_response, json_answer
+from app.runtime.web.errors import account_param, error_response
+from app.runtime.web.optouts_api import SLOTS, too_busy
 from app.runtime.web.timeline_api import BadTime, parse_time, read_timeline
 from app.stream import timeline
 from app.stream.keys import CONSENT_PREFIX, parse_history_key, suppressed_key
@@ -55,6 +65,10 @@ class TooMany(Exception):
 
 class Moved(Exception):
     """A partition was revoked (or is recovering again) while it was read."""
+
+
+class PeerBusy(Exception):
+    """A worker asked for its part of a period had no scan slot free (its 429)."""
 
 
 def _keyword_sets_of(config: dict) -> dict[str, dict] | None:
@@ -140,9 +154,21 @@ def _configs(table: Any) -> list[dict]:
 def register(app: web.Application, host: Host) -> None:
     settings = host.settings
 
-    def make_zip(request: dict, timelines: list[dict], configs: list[dict]) -> bytes:
-        running_config = host.decider.keyword_config
-        running = (running_config, _running_sets())
+    cache: dict[str, dict[str, dict]] = {}
+
+    def running_sets(config_id: str, policy: Any) -> dict[str, dict]:
+        """The running policy's keyword sets, made once (by whichever thread builds a zip first)."""
+        sets = cache.get(config_id)
+        if sets is None:
+            sets = evidence_packet.keyword_sets(policy)
+            cache.clear()
+            cache[config_id] = sets
+        return sets
+
+    def build_zip(request: dict, timelines: list[dict], configs: list[dict], running_config: dict,
+                  policy: Any) -> bytes:
+        """The zip (in a worker thread: it reads nothing the engine writes)."""
+        running = (running_config, running_sets(running_config["config_id"], policy))
         seen = {running_config["config_id"]}
         recorded = []
         for config in configs:
@@ -154,12 +180,10 @@ def register(app: web.Application, host: Host) -> None:
                                       evidence_packet.settings_view(settings),
                                       datetime.now(UTC), host.worker_id)
 
-    cache: dict[str, dict[str, dict]] = {}
-
-    def _running_sets() -> dict[str, dict]:
-        if "running" not in cache:
-            cache["running"] = evidence_packet.keyword_sets(host.decider.policy)
-        return cache["running"]
+    async def make_zip(request: dict, timelines: list[dict], configs: list[dict]) -> bytes:
+        """The zip, built off the event loop (at the period bounds it takes most of a second)."""
+        return await asyncio.to_thread(build_zip, request, timelines, configs, host.decider.keyword_config,
+                                       host.decider.policy)
 
     def zip_answer(data: bytes) -> web.Response:
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
@@ -178,7 +202,7 @@ def register(app: web.Application, host: Host) -> None:
         if answer is not None:
             return answer
         line = read_timeline(host, table, e164, account_id, None)
-        data = make_zip({"number": e164, "account": account_id}, [line], _configs(table))
+        data = await make_zip({"number": e164, "account": account_id}, [line], _configs(table))
         if not await access.audit(host, request, found, 1):
             return access.audit_failed()
         return zip_answer(data)
@@ -201,17 +225,19 @@ def register(app: web.Application, host: Host) -> None:
                                   "try again")
         except TooMany:
             if found.forwarded:
-                return json_answer({"too_many": True, "timelines": [], "configs": [], "partitions": covered})
+                return await _part_answer({"too_many": True, "timelines": [], "configs": [], "partitions": covered})
             return _too_many()
         if found.forwarded:
-            return json_answer({"too_many": False, "timelines": gathered.timelines, "configs": configs,
-                                "partitions": covered})
+            return await _part_answer({"too_many": False, "timelines": gathered.timelines, "configs": configs,
+                                       "partitions": covered})
         others = workers.others(host, covered)
         params = {"since": since.isoformat(), "until": until.isoformat(), **({"account": account} if account else {})}
         headers = access.forward_headers(settings, found, "GET", "/evidence")
         try:
             async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=120)) as session:
                 parts = await asyncio.gather(*(_ask(session, url, params, headers) for url in sorted(others)))
+        except PeerBusy:
+            return too_busy()
         except (aiohttp.ClientError, TimeoutError, ValueError, KeyError) as exc:
             return error_response(503, "unavailable", f"a worker holding timelines did not answer "
                                   f"({type(exc).__name__})")
@@ -229,8 +255,8 @@ def register(app: web.Application, host: Host) -> None:
             return refused
         timelines = gathered.timelines
         timelines.sort(key=lambda t: (t["number"], t["account_id"]))
-        data = make_zip({"since": since.isoformat(), "until": until.isoformat(), "account": account}, timelines,
-                        configs)
+        data = await make_zip({"since": since.isoformat(), "until": until.isoformat(), "account": account},
+                              timelines, configs)
         if not await access.audit(host, request, found, len(timelines)):
             return access.audit_failed()
         return zip_answer(data)
@@ -245,6 +271,9 @@ def register(app: web.Application, host: Host) -> None:
             return error_response(400, "invalid_request", "ask for number= (with account=) or for since= and until=")
         if number is not None:
             return await of_number(request, found, number, account or "default")
+        if found.role is not Role.ADMIN:  # whole numbers in bulk: the admin's only
+            return error_response(403, "forbidden", "a period's evidence packet holds whole numbers: it needs the "
+                                  "admin token (a viewer asks for one number's packet)")
         try:
             since = parse_time(query.get("since", ""), "since")
             until = parse_time(query.get("until", ""), "until")
@@ -254,7 +283,10 @@ def register(app: web.Application, host: Host) -> None:
             return error_response(400, "invalid_period", "since must be before until")
         if until - since > timedelta(days=MAX_PERIOD_DAYS):
             return error_response(400, "invalid_period", f"a period is at most {MAX_PERIOD_DAYS} days")
-        return await of_period(request, found, since, until, account)
+        with SLOTS.taken(found) as free:
+            if not free:
+                return too_busy()
+            return await of_period(request, found, since, until, account)
 
     app.router.add_get("/evidence", packet)
 
@@ -264,9 +296,21 @@ def _too_many() -> web.Response:
                           "this period: ask for a shorter period, or for one account")
 
 
+async def _part_answer(part: dict) -> web.Response:
+    """A worker's part of a period (up to the packet's bounds), as JSON made off the event loop."""
+    body = await asyncio.to_thread(orjson.dumps, part, default=str)
+    return web.Response(body=body, content_type="application/json")
+
+
 async def _ask(session: aiohttp.ClientSession, url: str, params: dict, headers: dict) -> dict:
     async with session.get(f"{url}/evidence", params=params, headers=headers) as resp:
+        if resp.status == 429:
+            raise PeerBusy()
         if resp.status != 200:
             raise ValueError(f"status {resp.status}")
-        return await resp.json()
+        raw = await resp.read()
+    part = await asyncio.to_thread(orjson.loads, raw)  # off the event loop
+    if not isinstance(part, dict):
+        raise ValueError("not a part")
+    return part
 

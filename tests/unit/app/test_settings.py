@@ -5,17 +5,23 @@ from __future__ import annotations
 import pytest
 
 from app.__main__ import main
-from app.settings import Settings, SettingsError, load_settings, unknown_variables, variable_names
+from app.settings import Settings, SettingsError, get_settings, load_settings, unknown_variables, variable_names
 
 
 @pytest.fixture
 def env(monkeypatch):
     for name in [n for n in __import__("os").environ if n.startswith("OPTOUT_")]:
         monkeypatch.delenv(name)
+    get_settings.cache_clear()  # the command line reads the environment of this test, not a cached one
+    yield _setter(monkeypatch)
+    get_settings.cache_clear()
 
+
+def _setter(monkeypatch):
     def set_(**values):
         for name, value in values.items():
             monkeypatch.setenv(name, value)
+            get_settings.cache_clear()
     return set_
 
 

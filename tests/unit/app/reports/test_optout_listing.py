@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import csv
+import hashlib
 import io
 from datetime import UTC, datetime
 
@@ -22,7 +23,6 @@ from app.reports.optout_listing import (
     Filters,
     csv_header,
     csv_rows,
-    cursor_secret,
     decode_cursor,
     entry_of,
     parse_filters,
@@ -33,7 +33,8 @@ from app.reports.optout_listing import (
     unseal,
 )
 
-SECRET = cursor_secret("admin-token", "viewer-token")
+SECRET = hashlib.sha256(b"a cluster's cursor key, for these tests").digest()  # the caller's (cluster_keys)
+OTHER_SECRET = hashlib.sha256(b"another cluster's cursor key").digest()
 STATE = {"opted_out": True, "changed_at": "2026-01-05T08:00:00+00:00", "message_id": "m1", "source": "keyword",
          "rule": "keyword", "matched": "stop", "last_event_at": "2026-01-05T08:00:00+00:00",
          "last_message_id": "m1", "recent_ids": ["m1#out:x"], "resubscribed_at": None}
@@ -78,14 +79,14 @@ def test_a_cursor_that_is_not_ours_is_refused(text):
     assert caught.value.code == "invalid_cursor"
 
 
-def test_a_cursor_is_bound_to_its_filters_its_partitions_and_the_tokens():
+def test_a_cursor_is_bound_to_its_filters_its_partitions_and_its_key():
     since = datetime(2026, 1, 1, tzinfo=UTC)
     text = Cursor(7, b"+1|a").encode(Filters(source="keyword", since=since), SECRET)
     assert decode_cursor(text, Filters(source="keyword", since=since), 8, SECRET) == Cursor(7, b"+1|a")
     for filters, partitions, secret in [(Filters(source="phrase", since=since), 8, SECRET),
                                         (Filters(source="keyword"), 8, SECRET),
                                         (Filters(source="keyword", since=since), 7, SECRET),
-                                        (Filters(source="keyword", since=since), 8, cursor_secret("new", "tokens"))]:
+                                        (Filters(source="keyword", since=since), 8, OTHER_SECRET)]:
         with pytest.raises(BadParameter):
             decode_cursor(text, filters, partitions, secret)
     with pytest.raises(BadParameter):  # a position that is no number's key
@@ -94,9 +95,23 @@ def test_a_cursor_is_bound_to_its_filters_its_partitions_and_the_tokens():
 
 def test_seal_and_unseal():
     assert unseal(seal(b"hello", SECRET), SECRET) == b"hello"
-    assert unseal(seal(b"hello", SECRET), cursor_secret("x")) is None
+    assert unseal(seal(b"hello", SECRET), OTHER_SECRET) is None
     assert unseal(b"short", SECRET) is None
     assert unseal(seal(b"", SECRET), SECRET) == b""
+
+
+@pytest.mark.parametrize("key", [b"", b"short", "a str key of 32 characters......"])
+def test_a_cursor_is_never_sealed_or_opened_with_a_key_that_is_not_one(key):
+    with pytest.raises(ValueError, match="cursor key"):
+        Cursor(1).encode(Filters(), key)
+    with pytest.raises(ValueError, match="cursor key"):
+        unseal(seal(b"x", SECRET), key)
+
+
+def test_the_module_makes_no_key_of_its_own():
+    """The key is the cluster's (host.cluster_keys.key("cursor")), never one derived from a token."""
+    from app.reports import optout_listing
+    assert not hasattr(optout_listing, "cursor_secret")
 
 
 # ---------------------------------------------------------------- parameters

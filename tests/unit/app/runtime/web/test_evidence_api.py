@@ -69,7 +69,7 @@ def test_the_packet_of_a_number(served, fake, tables):
 
 def test_the_packet_of_a_period_holds_every_number_changed_in_it(served, fake, tables):
     reply = exchange(served.port, request(
-        "GET", "/evidence?since=2026-03-03T00:00:00Z&until=2026-03-05T00:00:00Z", headers=viewer()))
+        "GET", "/evidence?since=2026-03-03T00:00:00Z&until=2026-03-05T00:00:00Z", headers=auth()))
     got = files(reply)
     lines = orjson.loads(got["timeline.json"])["timelines"]
     expected = sorted(n for i, n in enumerate(NUMBERS) if 1 + i % 10 in (3, 4))
@@ -79,21 +79,34 @@ def test_the_packet_of_a_period_holds_every_number_changed_in_it(served, fake, t
     assert record["numbers_returned"] == len(expected)
     fake.published.clear()
     one = files(exchange(served.port, request(
-        "GET", "/evidence?since=2026-03-03T00:00:00Z&until=2026-03-05T00:00:00Z&account=acme", headers=viewer())))
+        "GET", "/evidence?since=2026-03-03T00:00:00Z&until=2026-03-05T00:00:00Z&account=acme", headers=auth())))
     assert {t["account_id"] for t in orjson.loads(one["timeline.json"])["timelines"]} == {"acme"}
+    assert [r["role"] for r in audited(fake.published)] == ["admin"]
+
+
+def test_a_period_packet_is_the_admins_only(served, fake, tables):
+    """It holds whole numbers in bulk (as GET /optouts?mask=0); a viewer asks for one number's packet.
+    (It was: a viewer got up to 5,000 whole numbers in one packet.)"""
+    for query in ("since=2026-03-03T00:00:00Z&until=2026-03-05T00:00:00Z",
+                  "since=2026-03-03T00:00:00Z&until=2026-03-05T00:00:00Z&account=acme"):
+        body = error(exchange(served.port, request("GET", f"/evidence?{query}", headers=viewer())), 403, "forbidden")
+        assert "admin" in body["detail"]
+    assert audited(fake.published) == []
+    assert files(exchange(served.port, request("GET", "/evidence?number=%2B14155550150&account=acme",
+                                               headers=viewer())))  # one number: the viewer's, as before
 
 
 def test_a_period_with_too_many_numbers_is_a_413(served, fake, tables, monkeypatch):
     monkeypatch.setattr(evidence_api, "MAX_NUMBERS", 3)
     error(exchange(served.port, request("GET", "/evidence?since=2026-03-01T00:00:00Z&until=2026-03-31T00:00:00Z",
-                                        headers=viewer())), 413, "too_many_numbers")
+                                        headers=auth())), 413, "too_many_numbers")
     assert audited(fake.published) == []
 
 
 def test_a_partition_nobody_holds_makes_a_period_503(served, fake, tables):
     served.host.local_state = lambda partition: None if partition == 3 else tables[partition]
     error(exchange(served.port, request("GET", "/evidence?since=2026-03-01T00:00:00Z&until=2026-03-31T00:00:00Z",
-                                        headers=viewer())), 503, "unavailable")
+                                        headers=auth())), 503, "unavailable")
 
 
 @pytest.mark.parametrize("query,name", [
@@ -108,7 +121,9 @@ def test_a_partition_nobody_holds_makes_a_period_503(served, fake, tables):
     ("?number=%2B14155550150&account=", "invalid_account"),
 ])
 def test_bad_parameters_are_400_json(served, fake, query, name):
-    body = error(exchange(served.port, request("GET", "/evidence" + query, headers=viewer())), 400, name)
+    period = "since" in query and "number" not in query  # the admin's (a viewer's is a 403 before anything)
+    body = error(exchange(served.port, request("GET", "/evidence" + query, headers=auth() if period else viewer())),
+                 400, name)
     assert "soon" not in body["detail"] and "not-a-number" not in body["detail"]
 
 
@@ -156,13 +171,16 @@ def test_anything_in_the_query_is_answered_or_refused_in_json(served, fake, tabl
     value = st.one_of(st.none(), wild, moment)
 
     @settings(max_examples=120, deadline=None, suppress_health_check=list(HealthCheck))
-    @given(number=st.one_of(st.none(), wild, st.just("+14155550150")), account=value, since=value, until=value)
-    def check(number, account, since, until):
+    @given(number=st.one_of(st.none(), wild, st.just("+14155550150")), account=value, since=value, until=value,
+           admin=st.booleans())
+    def check(number, account, since, until, admin):
         pairs = [(k, v) for k, v in (("number", number), ("account", account), ("since", since), ("until", until))
                  if v is not None]
         path = "/evidence" + ("?" + urllib.parse.urlencode(pairs) if pairs else "")
-        reply = exchange(served.port, request("GET", path, headers=viewer()))
-        assert reply.status in (200, 400, 413, 503), (path, reply.status, reply.body[:200])
+        reply = exchange(served.port, request("GET", path, headers=auth() if admin else viewer()))
+        period = number is None and (since is not None or until is not None)
+        allowed = (200, 400, 413, 503) if admin or not period else (400, 403)  # a period: the admin's
+        assert reply.status in allowed, (path, admin, reply.status, reply.body[:200])
         if reply.status == 200:
             assert reply.headers["content-type"] == "application/zip"
         else:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import csv
-import http.client
+import hashlib
 import io
 import json
 import urllib.error
@@ -21,13 +21,13 @@ from hypothesis import strategies as st
 
 from app.domain.consent import ConsentState, Source
 from app.engine.state import MemoryStore, PartitionState
-from app.reports.optout_listing import CHUNK_KEYS, Cursor, Filters, cursor_secret
+from app.reports.optout_listing import CHUNK_KEYS, Cursor, Filters
 from app.stream.partitioner import partition_for
 from tests.unit.app.runtime.web.conftest import TOKEN, VIEWER_TOKEN, audited, auth, exchange, request, viewer
 from tests.unit.app.runtime.web.test_http import error
 
 PARTITIONS = 8
-SECRET = cursor_secret(TOKEN, VIEWER_TOKEN)  # the served worker's
+OTHER_KEY = hashlib.sha256(b"the cursor key of another cluster").digest()
 T0 = "2026-03-01T12:00:00+00:00"
 
 
@@ -87,6 +87,12 @@ def states(served, fake):
 @pytest.fixture
 def port(served):
     return served.port
+
+
+@pytest.fixture
+def key(served):
+    """The served worker's cursor key: its cluster's (OPTOUT_CLUSTER_SECRET), never a token's."""
+    return served.host.cluster_keys.key("cursor")
 
 
 def get(port: int, path: str, headers=None):
@@ -220,16 +226,25 @@ BAD = [
     ("mask=2", "invalid_mask"), ("mask=", "invalid_mask"), ("mask=false", "invalid_mask"),
     ("cursor=", "invalid_cursor"), ("cursor=nope", "invalid_cursor"), ("cursor=%2B14155550101", "invalid_cursor"),
     ("cursor=" + "A" * 2000, "invalid_cursor"),
-    ("cursor=" + Cursor(99).encode(Filters(), SECRET), "invalid_cursor"),  # no such partition
-    ("cursor=" + Cursor(1, b"review|x").encode(Filters(), SECRET), "invalid_cursor"),  # not a number's key
-    ("cursor=" + Cursor(1).encode(Filters(), cursor_secret("other", "tokens")), "invalid_cursor"),  # not ours
-    ("account=other&cursor=" + Cursor(1).encode(Filters(), SECRET), "invalid_cursor"),  # made for other filters
+    ("cursor={no_such_partition}", "invalid_cursor"),
+    ("cursor={not_a_number_key}", "invalid_cursor"),
+    ("cursor={another_clusters}", "invalid_cursor"),  # not ours
+    ("account=other&cursor={from_the_start}", "invalid_cursor"),  # made for other filters
 ]
+
+
+def cursors(key: bytes) -> dict[str, str]:
+    """The cursors BAD names, sealed with the served worker's key (or, one of them, not)."""
+    return {"no_such_partition": Cursor(99).encode(Filters(), key),
+            "not_a_number_key": Cursor(1, b"review|x").encode(Filters(), key),
+            "another_clusters": Cursor(1).encode(Filters(), OTHER_KEY),
+            "from_the_start": Cursor(1).encode(Filters(), key)}
 
 
 @pytest.mark.parametrize(("query", "name"), BAD)
 @pytest.mark.parametrize("path", ["/optouts", "/optouts.csv"])
-def test_bad_parameters_are_400_json(port, states, fake, path, query, name):
+def test_bad_parameters_are_400_json(port, key, states, fake, path, query, name):
+    query = query.format(**cursors(key))
     if path == "/optouts.csv" and name == "invalid_limit" and query == "limit=1001":
         query = "limit=100000001"  # the export's limit is the number of rows
     body = error(get(port, f"{path}?{query}"), 400, name)
@@ -237,9 +252,9 @@ def test_bad_parameters_are_400_json(port, states, fake, path, query, name):
     assert audited(fake.published) == []
 
 
-def test_a_cursor_is_opaque_and_goes_on_after_its_partition_and_key(port, states):
+def test_a_cursor_is_opaque_and_goes_on_after_its_partition_and_key(port, key, states):
     at = (partition("+14155550101"), b"+14155550101|acme")
-    cursor = Cursor(at[0], at[1]).encode(Filters(account="acme"), SECRET)
+    cursor = Cursor(at[0], at[1]).encode(Filters(account="acme"), key)
     assert "14155550101" not in cursor and "|" not in cursor and "+" not in cursor
     assert b"1415" not in base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))  # sealed, not encoded
     items = [i for p in every_page(port, f"account=acme&mask=0&cursor={cursor}", headers=auth()) for i in p]
@@ -258,8 +273,10 @@ def test_the_listing_is_never_partial(port, states, fake):
 def test_no_numbers_without_an_audit_record(port, states, fake):
     fake.refuse_publish = True
     error(get(port, "/optouts"), 503, "unavailable")
-    with pytest.raises(http.client.IncompleteRead):  # the export is cut short: the file is not complete
-        fetch_csv(port)
+    # the export does not start: its first audit record comes before its first byte (it was: rows sent, then cut)
+    status, headers, text = fetch_csv(port)
+    assert status == 503 and headers["Content-Type"].startswith("application/json")
+    assert json.loads(text)["error"] == "unavailable" and "number," not in text and "*" not in text
 
 
 # ------------------------------------------------------------ the export
@@ -275,9 +292,13 @@ def test_the_export_is_csv_with_a_header_and_every_entry(port, states, fake):
     assert sorted((r[0], r[1]) for r in rows[1:]) == sorted((masked(n), a) for n, a in OPTED_OUT)
     (listed,) = every_page(port, "limit=1000")
     assert [r[0] for r in rows[1:]] == [i["number"] for i in listed]  # the listing's order
-    (record, _) = audited(fake.published)
-    assert record["route"] == "/optouts.csv" and record["numbers_returned"] == len(OPTED_OUT)
-    assert record["status"] == 200
+    started, ended, _ = audited(fake.published)  # the export's two records, then the listing's
+    assert started["route"] == ended["route"] == "/optouts.csv"
+    assert started["export"]["phase"] == "started" and started["numbers_returned"] == 0
+    assert started["export"]["filters"] == {"account": None, "source": None, "since": None, "until": None}
+    assert ended["export"] == {"phase": "ended", "filters": started["export"]["filters"], "masked": True,
+                               "rows_sent": len(OPTED_OUT), "complete": True, "client_went_away": False}
+    assert ended["numbers_returned"] == len(OPTED_OUT) and ended["status"] == 200
 
 
 def test_the_export_escapes_what_a_spreadsheet_would_run(port, states):
@@ -296,7 +317,11 @@ def test_the_export_takes_the_same_filters_and_a_row_limit(port, states, fake):
     assert len(list(csv.reader(io.StringIO(text)))) == 3
     status, _, text = fetch_csv(port, "mask=0")
     assert status == 403 and json.loads(text)["error"] == "forbidden"
-    assert [r["numbers_returned"] for r in audited(fake.published)] == [1, 2]
+    records = audited(fake.published)  # two per export (started, ended), none for the 403
+    assert [r["export"]["phase"] for r in records] == ["started", "ended"] * 2
+    assert [r["numbers_returned"] for r in records] == [0, 1, 0, 2]
+    assert records[0]["export"]["filters"]["source"] == "import" and records[0]["export"]["limit"] is None
+    assert records[2]["export"]["limit"] == 2 and records[3]["export"]["rows_sent"] == 2
 
 
 def test_routes_are_not_swallowed(port, states, fake):
