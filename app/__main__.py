@@ -167,7 +167,7 @@ def _check_config() -> int:
     settings = get_settings()
     shown = settings.model_dump(mode="json")
     for name, value in shown.items():
-        if "token" in name or "secret" in name:
+        if "token" in name or "secret" in name or "password" in name:
             shown[name] = None if value is None else "(set)"
     shown["web_url"] = settings.web_url
     print(json.dumps(shown, indent=2, sort_keys=True))

@@ -6,6 +6,7 @@ import difflib
 import hmac
 import os
 import socket
+import ssl
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -21,6 +22,22 @@ MIN_SECRET_BYTES = 16  # tokens and the cluster secret
 
 def _default_bootstrap() -> str:
     return f"127.0.0.1:{os.environ.get('KAFKA_PORT', '9092')}"
+
+
+KAFKA_FILES = ("kafka_sasl_password_file", "kafka_sasl_oauth_token_file", "kafka_ssl_ca_file",
+               "kafka_ssl_cert_file", "kafka_ssl_key_file", "kafka_ssl_key_password_file")
+KAFKA_SECRET_FILES = ("kafka_sasl_password_file", "kafka_sasl_oauth_token_file", "kafka_ssl_key_password_file")
+
+
+def read_secret_file(path: Path) -> str:
+    """A password or a token kept in a file: its text without the line break that ends it."""
+    return path.read_text(encoding="utf-8").rstrip("\r\n")
+
+
+def ssl_error_reason(exc: BaseException) -> str:
+    """An OpenSSL error, in one line and without the C source location."""
+    text = getattr(exc, "verify_message", None) or (exc.args[-1] if exc.args else "") or exc
+    return " ".join(str(text).split(" (_ssl.c:")[0].split())
 
 
 class Settings(BaseSettings):
@@ -108,6 +125,22 @@ class Settings(BaseSettings):
     fetch_max_wait_ms: int = Field(default=10, ge=1, le=1500)
     producer_linger_ms: int = Field(default=0, ge=0, le=1000)
 
+    # Kafka security (README: Secured Kafka): every Kafka client of every command takes these
+    # (app/runtime/kafka_security.py); checked together by _kafka_security
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512", "OAUTHBEARER"] | None = None
+    kafka_sasl_username: str | None = None
+    kafka_sasl_password: SecretStr | None = None  # or, better, a file:
+    kafka_sasl_password_file: Path | None = None
+    kafka_sasl_oauth_token_file: Path | None = Field(
+        default=None, description="OAUTHBEARER: the file holding the token, read at every new connection "
+        "(whoever issues the token keeps the file fresh).")
+    kafka_ssl_ca_file: Path | None = Field(default=None, description="The CA certificates (PEM) the broker's "
+                                           "certificate must chain to; default: the system's.")
+    kafka_ssl_cert_file: Path | None = None  # mutual TLS: the client's certificate (PEM) ...
+    kafka_ssl_key_file: Path | None = None  # ... and its key (PEM) ...
+    kafka_ssl_key_password_file: Path | None = None  # ... and the key's password, if it is encrypted
+
     # Engine: commits, ordering, liveness, group membership
     # exactly-once is the default: 0 duplicates in every `make chaos` scenario and 0.92x the
     # at-least-once throughput in `make bench`; at-least-once has ~15x lower latency at low load
@@ -174,6 +207,44 @@ class Settings(BaseSettings):
     def _level_lower(cls, value: object) -> object:
         return value.strip().lower() if isinstance(value, str) else value
 
+    @field_validator("kafka_security_protocol", "kafka_sasl_mechanism", mode="before")
+    @classmethod
+    def _kafka_upper(cls, value: object, info: ValidationInfo) -> object:
+        if not isinstance(value, str):
+            return value
+        value = value.strip().upper().replace("_", "-") if info.field_name == "kafka_sasl_mechanism" \
+            else value.strip().upper()
+        if not value:
+            return "PLAINTEXT" if info.field_name == "kafka_security_protocol" else None
+        return value
+
+    @field_validator("kafka_sasl_username", "kafka_sasl_password", *KAFKA_FILES, mode="before")
+    @classmethod
+    def _kafka_empty_is_none(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator(*KAFKA_FILES)
+    @classmethod
+    def _kafka_file_readable(cls, value: Path | None, info: ValidationInfo) -> Path | None:
+        if value is None:
+            return None
+        if not value.is_file():
+            raise ValueError(f"no such file: {value}")
+        try:
+            data = value.read_bytes()
+        except OSError as exc:
+            raise ValueError(f"cannot read {value}: {exc.strerror or exc}") from None
+        if info.field_name in KAFKA_SECRET_FILES and not data.strip():
+            raise ValueError(f"{value} is empty")
+        return value
+
+    @model_validator(mode="after")
+    def _kafka_security(self) -> Settings:
+        problem = _kafka_security_problem(self)
+        if problem:
+            raise ValueError(problem)
+        return self
+
     @property
     def routed_topic(self) -> str:
         """Internal topic: replies and sends re-keyed by E.164 number."""
@@ -198,6 +269,72 @@ class Settings(BaseSettings):
         if host in ("0.0.0.0", "::", ""):
             host = socket.gethostname()
         return f"http://{host}:{self.web_port}"
+
+
+def _kafka_security_problem(s: Settings) -> str | None:
+    """The first thing wrong with the Kafka security settings taken together, or None."""
+    protocol = s.kafka_security_protocol
+    uses = f"with OPTOUT_KAFKA_SECURITY_PROTOCOL={protocol}"
+    sasl_given = [name for name in ("kafka_sasl_mechanism", "kafka_sasl_username", "kafka_sasl_password",
+                                    "kafka_sasl_password_file", "kafka_sasl_oauth_token_file")
+                  if getattr(s, name) is not None]
+    ssl_given = [name for name in ("kafka_ssl_ca_file", "kafka_ssl_cert_file", "kafka_ssl_key_file",
+                                   "kafka_ssl_key_password_file") if getattr(s, name) is not None]
+    if not protocol.startswith("SASL_") and sasl_given:
+        return (f"OPTOUT_{sasl_given[0].upper()} is set, but OPTOUT_KAFKA_SECURITY_PROTOCOL={protocol} "
+                "does not use SASL (SASL_SSL or SASL_PLAINTEXT does)")
+    if protocol in ("PLAINTEXT", "SASL_PLAINTEXT") and ssl_given:
+        return (f"OPTOUT_{ssl_given[0].upper()} is set, but OPTOUT_KAFKA_SECURITY_PROTOCOL={protocol} "
+                "does not use TLS (SSL or SASL_SSL does)")
+    mechanism = s.kafka_sasl_mechanism
+    if protocol.startswith("SASL_"):
+        if mechanism is None:
+            return f"OPTOUT_KAFKA_SASL_MECHANISM is required {uses}: PLAIN, SCRAM-SHA-256, SCRAM-SHA-512 or OAUTHBEARER"
+        with_mechanism = f"with OPTOUT_KAFKA_SASL_MECHANISM={mechanism}"
+        if mechanism == "OAUTHBEARER":
+            for name in ("kafka_sasl_username", "kafka_sasl_password", "kafka_sasl_password_file"):
+                if getattr(s, name) is not None:
+                    return f"OPTOUT_{name.upper()} is not used {with_mechanism} (the token is)"
+            if s.kafka_sasl_oauth_token_file is None:
+                return f"OPTOUT_KAFKA_SASL_OAUTH_TOKEN_FILE is required {with_mechanism}"
+        else:
+            if s.kafka_sasl_oauth_token_file is not None:
+                return f"OPTOUT_KAFKA_SASL_OAUTH_TOKEN_FILE is not used {with_mechanism} (only with OAUTHBEARER)"
+            if s.kafka_sasl_username is None:
+                return f"OPTOUT_KAFKA_SASL_USERNAME is required {with_mechanism}"
+            if s.kafka_sasl_password is None and s.kafka_sasl_password_file is None:
+                return f"OPTOUT_KAFKA_SASL_PASSWORD or OPTOUT_KAFKA_SASL_PASSWORD_FILE is required {with_mechanism}"
+            if s.kafka_sasl_password is not None and s.kafka_sasl_password_file is not None:
+                return "OPTOUT_KAFKA_SASL_PASSWORD and OPTOUT_KAFKA_SASL_PASSWORD_FILE are both set: set one"
+    if (s.kafka_ssl_cert_file is None) != (s.kafka_ssl_key_file is None):
+        given, missing = (("CERT", "KEY") if s.kafka_ssl_key_file is None else ("KEY", "CERT"))
+        return f"OPTOUT_KAFKA_SSL_{given}_FILE is set without OPTOUT_KAFKA_SSL_{missing}_FILE (mutual TLS needs both)"
+    if s.kafka_ssl_key_password_file is not None and s.kafka_ssl_key_file is None:
+        return "OPTOUT_KAFKA_SSL_KEY_PASSWORD_FILE is set without OPTOUT_KAFKA_SSL_KEY_FILE"
+    if protocol in ("SSL", "SASL_SSL"):
+        return _tls_files_problem(s)
+    return None
+
+
+def _tls_files_problem(s: Settings) -> str | None:
+    """Whether the CA, certificate and key files load (the client's TLS context is made the same way)."""
+    try:
+        context = ssl.create_default_context(cafile=str(s.kafka_ssl_ca_file) if s.kafka_ssl_ca_file else None)
+    except (ssl.SSLError, OSError, ValueError) as exc:
+        return f"OPTOUT_KAFKA_SSL_CA_FILE: no CA certificate in PEM in {s.kafka_ssl_ca_file} ({ssl_error_reason(exc)})"
+    if s.kafka_ssl_cert_file is None or s.kafka_ssl_key_file is None:
+        return None
+    key_password = s.kafka_ssl_key_password_file
+    if key_password is None and b"ENCRYPTED" in s.kafka_ssl_key_file.read_bytes()[:4096]:
+        return "OPTOUT_KAFKA_SSL_KEY_FILE is encrypted: its password goes in OPTOUT_KAFKA_SSL_KEY_PASSWORD_FILE"
+    try:  # never OpenSSL's own prompt for a password: an empty one, when none is given
+        context.load_cert_chain(str(s.kafka_ssl_cert_file), str(s.kafka_ssl_key_file),
+                                password=read_secret_file(key_password) if key_password else (lambda: b""))
+    except (ssl.SSLError, OSError, ValueError) as exc:
+        return ("OPTOUT_KAFKA_SSL_CERT_FILE and OPTOUT_KAFKA_SSL_KEY_FILE cannot be loaded together "
+                f"({ssl_error_reason(exc)}): a PEM certificate, its PEM key"
+                + (", and OPTOUT_KAFKA_SSL_KEY_PASSWORD_FILE the key's password" if key_password else ""))
+    return None
 
 
 # read by the project's tooling, not by a worker (a worker started by them must not refuse them)

@@ -31,7 +31,8 @@ from app.engine.failures import NotAcknowledged
 from app.engine.inputs import TP
 from app.intake.import_file import ImportPlan, import_message_id, import_reason, import_requested_by
 from app.records import Output, loads
-from app.runtime.kafka_ports import KafkaOutputs, bootstrap
+from app.runtime.kafka_ports import KafkaOutputs
+from app.runtime.kafka_security import kafka_client_options
 from app.runtime.topics import ensure_topics
 from app.settings import Settings
 from app.stream.counters import Stats
@@ -149,7 +150,7 @@ async def _wait_committed(settings: Settings, base: dict[int, int], last_offsets
                           wait_seconds: float, progress: ProgressFn) -> bool:
     """Until the worker group's committed offset passes every routed record we published
     (``base``: the routed topic's end offsets before; progress counts the records in between)."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap(settings), request_timeout_ms=10_000)
+    admin = AIOKafkaAdminClient(**kafka_client_options(settings), request_timeout_ms=10_000)
     await admin.start()
     tps = [TopicPartition(settings.routed_topic, p) for p in sorted(last_offsets)]
     targets = {tp: last_offsets[tp.partition] + 1 for tp in tps}
@@ -175,7 +176,7 @@ async def _wait_committed(settings: Settings, base: dict[int, int], last_offsets
 
 async def _consent_verdicts(settings: Settings, start: dict[TP, int], ids: set[str]) -> dict[str, str]:
     """message id -> verdict of the consent records written for ``ids`` since ``start``."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap(settings), enable_auto_commit=False, group_id=None,
+    consumer = AIOKafkaConsumer(**kafka_client_options(settings), enable_auto_commit=False, group_id=None,
                                 isolation_level="read_committed")
     await consumer.start()
     verdicts: dict[str, str] = {}

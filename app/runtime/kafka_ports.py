@@ -20,6 +20,7 @@ from app.engine.failures import BrokerUnavailable, Fenced, NotAcknowledged, Reco
 from app.engine.inputs import TP, Acked, InRecord
 from app.engine.loop import EngineLoop
 from app.records import Output
+from app.runtime.kafka_security import bootstrap_servers, kafka_client_options
 from app.runtime.topics import wanted_topics
 from app.settings import Settings
 from app.stream.partitioner import key_hash
@@ -28,7 +29,8 @@ log = logging.getLogger("app.runtime")
 
 
 def bootstrap(settings: Settings) -> list[str]:
-    return [h.strip() for h in settings.kafka_bootstrap_servers.split(",") if h.strip()]
+    """The bootstrap servers (every client takes them with the security options: ``kafka_client_options``)."""
+    return bootstrap_servers(settings)
 
 
 class Listener(ConsumerRebalanceListener):
@@ -51,7 +53,7 @@ class KafkaSource:
     def __init__(self, settings: Settings, assignor: type) -> None:
         self.settings = settings
         self.consumer = AIOKafkaConsumer(
-            bootstrap_servers=bootstrap(settings),
+            **kafka_client_options(settings),
             client_id=f"{settings.app_id}-worker",
             group_id=settings.app_id,
             group_instance_id=settings.group_instance_id,
@@ -154,7 +156,7 @@ def _track_only(client: Any, settings: Settings) -> None:
 
 def _producer(settings: Settings, **extra: Any) -> AIOKafkaProducer:
     return AIOKafkaProducer(
-        bootstrap_servers=bootstrap(settings),
+        **kafka_client_options(settings),
         client_id=f"{settings.app_id}-worker",
         acks="all",
         enable_idempotence=True,
@@ -202,7 +204,7 @@ class KafkaOutputs:
         await self.producer.start()
         _track_only(self.producer.client, self.settings)
         # end offsets are high watermarks (read_uncommitted): a committed record is below it
-        self.admin_consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap(self.settings), enable_auto_commit=False,
+        self.admin_consumer = AIOKafkaConsumer(**kafka_client_options(self.settings), enable_auto_commit=False,
                                                group_id=None, isolation_level="read_uncommitted")
         await self.admin_consumer.start()
         _track_only(self.admin_consumer._client, self.settings)
@@ -459,7 +461,7 @@ class KafkaChangelog:
 
     async def _consumer(self) -> AIOKafkaConsumer:
         if self.consumer is None:
-            consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap(self.settings), enable_auto_commit=False,
+            consumer = AIOKafkaConsumer(**kafka_client_options(self.settings), enable_auto_commit=False,
                                         group_id=None, isolation_level="read_committed",
                                         fetch_max_wait_ms=50, max_partition_fetch_bytes=4 * 1024 * 1024)
             await consumer.start()
@@ -497,7 +499,7 @@ class StandbyReader:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap(settings), enable_auto_commit=False,
+        self.consumer = AIOKafkaConsumer(**kafka_client_options(settings), enable_auto_commit=False,
                                          group_id=None, isolation_level="read_committed",
                                          fetch_max_wait_ms=100, max_partition_fetch_bytes=4 * 1024 * 1024)
         self.partitions: set[int] = set()

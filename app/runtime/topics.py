@@ -8,6 +8,7 @@ import logging
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
+from app.runtime.kafka_security import KafkaAccessError, check_kafka_access, kafka_client_options
 from app.settings import Settings
 
 log = logging.getLogger("app.topics")
@@ -46,7 +47,11 @@ def strict_topics(settings: Settings) -> set[str]:
 
 
 async def ensure_topics(settings: Settings, *, timeout: float = 30.0) -> None:
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers, request_timeout_ms=10000)
+    try:  # credentials, certificates, protocol: one line within seconds, not aiokafka's retries
+        await check_kafka_access(settings)
+    except KafkaAccessError as exc:
+        raise TopologyError(str(exc)) from None
+    admin = AIOKafkaAdminClient(**kafka_client_options(settings), request_timeout_ms=10000)
     try:
         await asyncio.wait_for(admin.start(), timeout)
     except Exception as exc:

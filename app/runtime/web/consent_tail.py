@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from app.records import loads
-from app.runtime.kafka_ports import bootstrap
+from app.runtime.kafka_security import kafka_client_options
 
 if TYPE_CHECKING:
     from app.settings import Settings
@@ -94,7 +94,7 @@ class ConsentTail:
 
     async def _start(self) -> AIOKafkaConsumer:
         # subscribed without a group: every partition of the topic is assigned to it
-        consumer = AIOKafkaConsumer(self.settings.consent_topic, bootstrap_servers=bootstrap(self.settings),
+        consumer = AIOKafkaConsumer(self.settings.consent_topic, **kafka_client_options(self.settings),
                                     group_id=None, enable_auto_commit=False, isolation_level="read_committed",
                                     request_timeout_ms=10_000, client_id="dashboard-consent-tail")
         try:
