@@ -8,10 +8,11 @@ PY := $(VENV)/bin/python
 KAFKA_PORT ?= 9092
 export KAFKA_PORT
 
-.PHONY: help install run test lint test-unit test-integration broker broker-stop topics schemas bench chaos soak clean
+.PHONY: help install run cluster test lint test-unit test-integration broker broker-stop topics schemas bench chaos soak clean
 
 help:
 	@echo "make run          set up, start the local broker (unless KAFKA_BOOTSTRAP_SERVERS), run one worker"
+	@echo "make cluster N=3  the same with N workers in one group (ports 6066..)"
 	@echo "make test         set up, then the whole suite against a real broker"
 	@echo "make broker       start the local Kafka broker on 127.0.0.1:\$$KAFKA_PORT (default 9092)"
 	@echo "make broker-stop  stop it"
@@ -42,6 +43,12 @@ topics: install broker
 
 run: install broker
 	$(PY) scripts/run_local.py  # the worker, with a viewer token for the dashboard (.run/viewer-token)
+
+# N workers in one group on the local broker (ports 6066..), each with its own data dir and
+# static member id; one standby replica per table partition (scripts/run_cluster.py)
+N ?= 3
+cluster: install broker
+	$(PY) scripts/run_cluster.py -n $(N)
 
 # The integration fixtures start the local broker themselves when none is given
 # (and stop it again), or use testcontainers when a Docker daemon answers.

@@ -2,8 +2,10 @@
 
 When ``OPTOUT_VIEWER_TOKEN`` is not set, a token is made once (``secrets.token_urlsafe``)
 and kept in ``.run/viewer-token`` (git-ignored, mode 600), so it stays the same from one
-run to the next; the worker gets it in ``OPTOUT_VIEWER_TOKEN``. The URL to open is
-printed, the token is not (it is in the file). Then this process becomes the worker.
+run to the next; the worker gets it in ``OPTOUT_VIEWER_TOKEN``. The cluster secret
+(``OPTOUT_CLUSTER_SECRET``, what workers trust each other with) is made the same way, in
+``.run/cluster-secret``, so a second worker (``make cluster``) trusts this one. The URL to
+open is printed, the token is not (it is in the file). Then this process becomes the worker.
 """
 
 from __future__ import annotations
@@ -15,10 +17,16 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 TOKEN_FILE = REPO / ".run" / "viewer-token"
+SECRET_FILE = REPO / ".run" / "cluster-secret"
 
 
 def viewer_token(path: Path = TOKEN_FILE) -> str:
     """The local viewer token: read from ``path``, or made and written there."""
+    return local_secret(path)
+
+
+def local_secret(path: Path) -> str:
+    """A local secret: read from ``path``, or made and written there (mode 600)."""
     if path.is_file():
         token = path.read_text().strip()
         if token:
@@ -40,13 +48,22 @@ def dashboard_url(env: dict[str, str]) -> str:
     return f"http://{host}:{env.get('OPTOUT_WEB_PORT', '6066')}/"
 
 
-def main() -> None:
-    env = dict(os.environ)
+def local_env(env: dict[str, str]) -> tuple[dict[str, str], str]:
+    """``env`` with the local viewer token and cluster secret where none is set; and where
+    the token is (to say so)."""
+    env = dict(env)
     if env.get("OPTOUT_VIEWER_TOKEN", "").strip():
         where = "the token in OPTOUT_VIEWER_TOKEN"
     else:
         env["OPTOUT_VIEWER_TOKEN"] = viewer_token()
         where = f"the token in {TOKEN_FILE.relative_to(REPO)}"
+    if not env.get("OPTOUT_CLUSTER_SECRET", "").strip():
+        env["OPTOUT_CLUSTER_SECRET"] = local_secret(SECRET_FILE)
+    return env, where
+
+
+def main() -> None:
+    env, where = local_env(dict(os.environ))
     print(f"Dashboard: {dashboard_url(env)} - sign in with {where}", flush=True)
     os.execve(sys.executable, [sys.executable, "-m", "app", "worker", *sys.argv[1:]], env)
 
