@@ -6,6 +6,7 @@ import asyncio
 import logging
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.errors import TopicAlreadyExistsError
 
 from app.runtime.kafka_security import KafkaAccessError, check_kafka_access, kafka_client_options
@@ -74,8 +75,55 @@ async def ensure_topics(settings: Settings, *, timeout: float = 30.0) -> None:
                 pass
             log.info("created topics: %s", ", ".join(t.name for t in missing))
         await _check_partitions(admin, settings, wanted)
+        await _check_policies(admin, settings)
     finally:
         await admin.close()
+
+
+def _configs(responses) -> dict[tuple[int, str], dict[str, str]]:
+    """(resource type, name) -> {config name: value}, from DescribeConfigs responses."""
+    found: dict[tuple[int, str], dict[str, str]] = {}
+    for response in responses:
+        for error_code, error_message, kind, name, entries, *_ in response.resources:
+            if error_code:
+                raise TopologyError(f"cannot read the configuration of {name!r}: error {error_code} {error_message}")
+            found[(kind, name)] = {entry[0]: entry[1] for entry in entries}
+    return found
+
+
+async def _check_policies(admin: AIOKafkaAdminClient, settings: Settings) -> None:
+    """Refuse topics whose cleanup policy would break correctness, and exactly-once on a cluster
+    whose transaction log cannot be written (every transactional producer would wait forever)."""
+    cluster = await admin.describe_cluster()
+    brokers = cluster.get("brokers") or []
+    resources = [ConfigResource(ConfigResourceType.TOPIC, settings.changelog_topic),
+                 ConfigResource(ConfigResourceType.TOPIC, settings.consent_topic)]
+    if brokers:
+        resources.append(ConfigResource(ConfigResourceType.BROKER, str(brokers[0]["node_id"])))
+    configs = _configs(await admin.describe_configs(resources))
+    problems = []
+    changelog = configs.get((ConfigResourceType.TOPIC.value, settings.changelog_topic), {})
+    if "compact" not in changelog.get("cleanup.policy", "compact").split(","):
+        problems.append(f"the table changelog {settings.changelog_topic!r} has cleanup.policy="
+                        f"{changelog.get('cleanup.policy')!r}: it must be compact (deleting old segments loses "
+                        "opt-outs on the next recovery); alter it with kafka-configs --add-config "
+                        "cleanup.policy=compact")
+    consent = configs.get((ConfigResourceType.TOPIC.value, settings.consent_topic), {})
+    if "compact" in consent.get("cleanup.policy", "delete").split(","):
+        problems.append(f"the consent log {settings.consent_topic!r} has cleanup.policy="
+                        f"{consent.get('cleanup.policy')!r}: it must not be compacted (it is evidence: compaction "
+                        "keeps one record per key and drops the history); use cleanup.policy=delete with a long "
+                        "retention")
+    if settings.processing_guarantee == "exactly_once" and brokers:
+        broker = configs.get((ConfigResourceType.BROKER.value, str(brokers[0]["node_id"])), {})
+        for name in ("transaction.state.log.replication.factor", "transaction.state.log.min.isr"):
+            value = broker.get(name)
+            if value is not None and value.isdigit() and int(value) > len(brokers):
+                problems.append(f"exactly-once needs transactions, but the broker's {name} is {value} and the cluster "
+                                f"has {len(brokers)} broker(s): transactional producers would never start; lower it "
+                                "on the broker, or set OPTOUT_PROCESSING_GUARANTEE=at_least_once")
+    if problems:
+        raise TopologyError("; ".join(problems))
 
 
 async def _check_partitions(admin: AIOKafkaAdminClient, settings: Settings, wanted) -> None:
