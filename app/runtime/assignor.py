@@ -5,16 +5,42 @@ that comes back gets the partitions it had (and the state it kept). Routed
 partition p goes to member ``p % n``; input partitions are spread the same
 way, each topic shifted so one member does not take every partition 0. Every
 member learns the owner (web URL) of every routed partition, for lookups.
+
+The URLs are what each member says in its metadata: anything that can join the group can
+advertise one, so a URL is never trusted for being here. A worker records only a URL of
+the form ``http(s)://host[:port]`` (:func:`worker_url`; anything else, the partition has no
+known owner: a 503 for its numbers), sends it no client token, and takes no answer from it
+that is not signed with the cluster's key (:mod:`app.runtime.web.workers`).
 """
 
 from __future__ import annotations
 
 import collections
+import urllib.parse
 
 from aiokafka.coordinator.assignors.abstract import AbstractPartitionAssignor
 from aiokafka.coordinator.protocol import ConsumerProtocolMemberAssignment, ConsumerProtocolMemberMetadata
 
 from app.records import dumps, loads
+
+MAX_URL_CHARS = 255
+
+
+def worker_url(value: object) -> str | None:
+    """``value`` if it is a worker's web URL as workers advertise theirs (``http(s)://host[:port]``:
+    no user info, path, query or fragment); else None."""
+    if not isinstance(value, str) or not value or len(value) > MAX_URL_CHARS or not value.isascii():
+        return None
+    try:
+        parts = urllib.parse.urlsplit(value)
+        parts.port  # noqa: B018 - raises ValueError for a port that is not one
+    except ValueError:
+        return None
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.username is not None \
+            or parts.password is not None or parts.path or parts.query or parts.fragment \
+            or any(c.isspace() or c in "\\<>\"'`" for c in value):
+        return None
+    return value
 
 
 class Ownership:
@@ -78,9 +104,10 @@ def make_assignor(url: str, instance: str, routed_topic: str, ownership: Ownersh
         def on_assignment(cls, assignment):  # type: ignore[no-untyped-def]
             try:
                 data = loads(assignment.user_data) if assignment.user_data else {}
-                ownership.owners = {p: owner for owner, parts in data.get("owners", {}).items() for p in parts}
-                ownership.standbys = set(data.get("standbys", {}).get(url, ()))
-            except (ValueError, AttributeError):
+                ownership.owners = {p: owner for owner, parts in data.get("owners", {}).items()
+                                    if worker_url(owner) is not None for p in parts if type(p) is int}
+                ownership.standbys = {p for p in data.get("standbys", {}).get(url, ()) if type(p) is int}
+            except (ValueError, AttributeError, TypeError):
                 ownership.owners = {}
                 ownership.standbys = set()
             ownership.generation += 1

@@ -12,10 +12,15 @@
 
 Everything but the sign-in form, ``/signin``, ``/signout`` and ``/static`` needs the viewer or
 admin token (:func:`access.requires`: a session cookie or a bearer token); every answer that
-shows numbers is audited with how many it shows. Numbers in lists are masked (last 4
+shows numbers is audited once with how many it shows (a timeline read from another worker
+is audited by that worker, which answers it). Numbers in lists are masked (last 4
 digits); the timeline shows the number that was searched for. ``POST /signin`` and
 ``POST /signout`` are taken only from a page of the same origin (``Origin``, or else
 ``Referer``, must name this host): a form on another site cannot sign a browser in or out.
+A sign-in gets a new session (a random id, signed with the cluster's session key); sign-out
+revokes it on this worker and on the other workers it knows (:mod:`app.runtime.web.access`
+says how far that holds). Whatever a client posts to ``/signin`` (any number of fields,
+any bytes) is answered with the form or a 4xx, never a 5xx.
 Pages carry a Content-Security-Policy allowing only this origin's scripts and styles:
 no CDN, no inline script.
 """
@@ -24,6 +29,8 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
+import logging
 import re
 import urllib.parse
 from collections.abc import Callable
@@ -35,21 +42,25 @@ import jinja2
 from aiohttp import web
 
 from app.domain.numbers import NumberStatus, parse_recipient
-from app.runtime.web import access
+from app.runtime.web import access, workers
 from app.runtime.web.access import Grant, Role
 from app.runtime.web.consent_tail import ConsentTail
 from app.runtime.web.dashboard_data import Gatherer, local_worker
 from app.runtime.web.errors import error_response, json_answer, read_body
+from app.runtime.web.timeline_api import BadTime, parse_time, read_timeline
 from schemas.inbound import MAX_ACCOUNT_CHARS, bounded_id
 
 if TYPE_CHECKING:
     from app.runtime.host import Host
+
+log = logging.getLogger("app.runtime.web")
 
 HERE = Path(__file__).resolve().parent
 TEMPLATES = HERE / "templates"
 STATIC = HERE / "static"
 REFRESH_S = 5
 MAX_TOKEN_CHARS = 1024
+MAX_FORM_FIELDS = 10  # the sign-in form has one; a body with more is not that form (a 400, never a 5xx)
 MAX_NUMBER_CHARS = 64
 MAX_AS_OF_CHARS = 64
 FAILED_SIGNIN_DELAY_S = 0.3
@@ -97,16 +108,22 @@ class Static:
 def same_origin(request: web.Request) -> bool:
     """Did a page of this host send it? ``Origin`` (or, without it, ``Referer``) must name
     this host and port (the scheme is not compared: a proxy may end TLS in front of us)."""
-    claimed = request.headers.get("Origin")
-    if claimed is None:
-        claimed = request.headers.get("Referer")
-    if not claimed or claimed == "null":
-        return False
+    return access.same_origin(request)
+
+
+def token_field(body: bytes) -> str | None:
+    """The ``token`` field of a sign-in form's body ("" without one); None if the body is not
+    such a form (not UTF-8, more than :data:`MAX_FORM_FIELDS` fields, the token twice)."""
     try:
-        netloc = urllib.parse.urlsplit(claimed).netloc
-    except ValueError:
-        return False
-    return bool(netloc) and netloc.lower() == (request.host or "").lower()
+        text = body.decode("utf-8")
+        fields = urllib.parse.parse_qsl(text, keep_blank_values=True, max_num_fields=MAX_FORM_FIELDS,
+                                        encoding="utf-8", errors="strict")
+    except ValueError:  # UnicodeDecodeError too; and more fields than allowed
+        return None
+    tokens = [value for name, value in fields if name == "token"]
+    if len(tokens) > 1:
+        return None
+    return tokens[0].strip() if tokens else ""
 
 
 def short_time(value: Any) -> str:
@@ -185,22 +202,54 @@ def register(app: web.Application, host: Host) -> None:
             return error_response(403, "forbidden", "sign in from this dashboard's own page")
         if settings.viewer_token is None and settings.admin_token is None:
             return html("disabled.html", 403)
-        fields = urllib.parse.parse_qs((await read_body(request)).decode("utf-8", "replace"), max_num_fields=10)
-        supplied = (fields.get("token") or [""])[0].strip()
+        trust = access.trust_of(request)
+        assert trust is not None
+        supplied = token_field(await read_body(request))
+        if supplied is None:
+            return signin_page(400, "That was not the sign-in form.")
         role = access.role_of_token(settings, supplied) if 0 < len(supplied) <= MAX_TOKEN_CHARS else None
         if role is None:
             await asyncio.sleep(FAILED_SIGNIN_DELAY_S)
             return signin_page(401, "That token is not valid.")
         answer = web.Response(status=303, headers={"Location": "/", "Cache-Control": "no-store"})
-        access.set_session(answer, settings, role)
+        access.set_session(answer, trust, role)
         return answer
 
     async def signout(request: web.Request) -> web.Response:
+        trust = access.trust_of(request)
+        assert trust is not None
+        proved = request.get(access.PROVED)
+        if isinstance(proved, access.Forwarded):  # another worker passes a sign-out on
+            return revoke_passed_on(trust, await read_body(request))
         if not same_origin(request):
             return error_response(403, "forbidden", "sign out from this dashboard's own page")
+        session = access.sign_out(request, trust)
+        if session is not None:
+            await pass_sign_out_on(trust, session)
         answer = web.Response(status=303, headers={"Location": "/", "Cache-Control": "no-store"})
-        access.clear_session(answer)
+        access.clear_session(answer, settings)
         return answer
+
+    async def pass_sign_out_on(trust: access.Trust, session: access.Session) -> None:
+        """The other workers this one knows (those holding partitions) revoke the session too
+        (best effort, 2 s; one that is down or restarts does not know it: access.py)."""
+        urls = sorted({url for url in host.ownership.owners.values() if url and not trust.is_here(url)})
+        if not urls or not trust.shared:
+            return
+        body = json.dumps({"revoke": session.session_id, "expires": session.expires}).encode()
+        as_worker = access.ForwardAs(trust, None, "POST", "/signout")
+
+        async def tell(session_: aiohttp.ClientSession, url: str) -> None:
+            answer = await workers.ask(session_, url, "/signout", {}, as_worker, body=body)
+            if answer.status != 200:
+                raise RuntimeError(f"status {answer.status}")
+
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=2)) as client:
+            results = await asyncio.gather(*(tell(client, url) for url in urls), return_exceptions=True)
+        failed = [type(r).__name__ for r in results if isinstance(r, BaseException)]
+        if failed:
+            log.warning("a sign-out was not passed on to %d of %d other worker(s) (%s): the session stays valid "
+                        "there until it expires", len(failed), len(urls), ", ".join(sorted(set(failed))))
 
     @access.requires(settings, Role.VIEWER, to_dashboard)
     async def search(request: web.Request, found: Grant) -> web.Response:
@@ -220,7 +269,7 @@ def register(app: web.Application, host: Host) -> None:
         e164, account = parsed.e164, _account(request)
         as_of = request.query.get("as_of", "")[:MAX_AS_OF_CHARS]
         answer = await _history(host, found, e164, account, as_of)
-        if answer.get("shown") and not await access.audit(host, request, found, 1):
+        if answer.get("read_here") and not await access.audit(host, request, found, 1):
             return html("error.html", 503, message="The access could not be recorded on the audit topic now; "
                         "try again.")
         return html("number.html", number=e164, account=account, as_of=as_of, error=answer.get("error"),
@@ -246,39 +295,70 @@ def register(app: web.Application, host: Host) -> None:
     app.router.add_get("/static/{name:.+}", static_file)
 
 
+def revoke_passed_on(trust: access.Trust, body: bytes) -> web.Response:
+    """Another worker's sign-out (its proof checked): ``{"revoke": <session id>, "expires": <unix s>}``."""
+    try:
+        asked = json.loads(body)
+    except ValueError:
+        asked = None
+    sid = asked.get("revoke") if isinstance(asked, dict) else None
+    expires = asked.get("expires") if isinstance(asked, dict) else None
+    if not isinstance(sid, str) or not access.SESSION_ID.fullmatch(sid) or not isinstance(expires, int) \
+            or isinstance(expires, bool):
+        return error_response(400, "invalid_request", "a sign-out passed on names a session id and its expiry")
+    trust.revoke(sid, expires)
+    return json_answer({"revoked": True})
+
+
 def _account(request: web.Request) -> str:
     return bounded_id(request.query.get("account") or "default", MAX_ACCOUNT_CHARS)
 
 
 async def _history(host: Host, found: Grant, e164: str, account: str, as_of: str) -> dict:
-    """The number's timeline from the worker holding it (asked as a forwarded request, so
-    it is audited once, here); without the timeline endpoint, its current state."""
+    """The number's timeline: read here if this worker holds its partition (``read_here``: the
+    page records the access), else asked of the worker holding it as a forwarded request
+    (that worker records it, as it answers); without the timeline endpoint there, its current state."""
     settings = host.settings
     partition, owner = host.owner_of(e164)
-    url = settings.web_url if host.local_state(partition) is not None else owner
-    if url is None:
+    table = host.local_state(partition)
+    if table is not None:
+        try:
+            moment = parse_time(as_of, "as_of") if as_of else None
+        except BadTime as exc:
+            return {"error": f"The timeline is not available (400: {exc})"}
+        return {"timeline": read_timeline(host, table, e164, account, moment), "read_here": True}
+    if owner is None or owner == settings.web_url or (found.trust is not None and found.trust.is_here(owner)):
         return {"error": "The partition holding this number is not ready on any worker yet."}
     params = {"account": account, **({"as_of": as_of} if as_of else {})}
-    quoted = urllib.parse.quote(e164)
     try:
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as session:
             path = f"/optouts/{e164}/history"
-            async with session.get(f"{url}/optouts/{quoted}/history", params=params,
-                                   headers=access.forward_headers(settings, found, "GET", path)) as resp:
-                body = await resp.json()
-                if resp.status == 200 and isinstance(body, dict):
-                    return {"timeline": body, "shown": True}
-                if resp.status != 404 or not isinstance(body, dict) or body.get("error") != "not_found":
-                    detail = body.get("detail") if isinstance(body, dict) else None
-                    return {"error": f"The timeline is not available ({resp.status}: {detail})"}
+            answer = await workers.ask(session, owner, path, params,
+                                       access.forward_headers(settings, found, "GET", path))
+            body = _json_or_none(answer)
+            if answer.status == 200 and isinstance(body, dict):
+                return {"timeline": body}
+            if answer.status != 404 or not isinstance(body, dict) or body.get("error") != "not_found":
+                detail = body.get("detail") if isinstance(body, dict) else None
+                return {"error": f"The timeline is not available ({answer.status}: {detail})"}
             path = f"/optouts/{e164}"  # no timeline endpoint on that worker (yet): the current state
-            async with session.get(f"{url}/optouts/{quoted}", params={"account": account},
-                                   headers=access.forward_headers(settings, found, "GET", path)) as resp:
-                body = await resp.json()
-                if resp.status == 200 and isinstance(body, dict):
-                    return {"lookup": body, "shown": True,
-                            "error": "The consent timeline is not available on this worker yet; its current "
-                                     "state is below."}
-                return {"error": f"Neither the timeline nor the lookup is available ({resp.status})."}
-    except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
+            answer = await workers.ask(session, owner, path, {"account": account},
+                                       access.forward_headers(settings, found, "GET", path))
+            body = _json_or_none(answer)
+            if answer.status == 200 and isinstance(body, dict):
+                return {"lookup": body, "error": "The consent timeline is not available on this worker yet; its "
+                        "current state is below."}
+            return {"error": f"Neither the timeline nor the lookup is available ({answer.status})."}
+    except workers.NoClusterSecret:
+        return {"error": f"The timeline is not available: {workers.SECRET_MISSING}."}
+    except workers.NotAWorker:
+        return {"error": "The worker named as holding this number did not answer as a worker of this cluster."}
+    except (aiohttp.ClientError, TimeoutError) as exc:
         return {"error": f"The worker holding this number did not answer ({type(exc).__name__})."}
+
+
+def _json_or_none(answer: workers.Answer) -> Any:
+    try:
+        return answer.json()
+    except ValueError:
+        return None

@@ -6,11 +6,16 @@
   answer in another shape is shown as not available; the rate series, when ``/stats`` has
   none, come from the tail of the consent log (:mod:`app.runtime.web.consent_tail`);
 - recent consent events: the tail of the consent log, numbers masked;
-- the review queue: ``GET /reviews`` of every worker, asked as forwarded requests (each
+- the review queue: ``GET /reviews`` of every worker, asked as forwarded requests
+  (:func:`app.runtime.web.workers.ask`: signed with the cluster's key, answers checked; each
   answers for the partitions it holds, and does not audit: the dashboard's answer is
   audited once, with everything it shows), merged by deadline;
-- pipeline health: ``GET /dashboard/worker`` of every worker (this one in-process): ready,
-  problems, partitions held, standbys, consumer lag, held sends, dead letters.
+- pipeline health: ``GET /dashboard/worker`` of every worker (this one in-process, the
+  others as forwarded requests): ready, problems, partitions held, standbys, consumer lag,
+  held sends, dead letters.
+
+Without a shared ``OPTOUT_CLUSTER_SECRET`` the other workers are not asked: what they
+hold is shown as not available, saying so.
 
 A source that does not answer is shown as not available; the rest of the page still is.
 Nothing here raises for a bad answer of another worker.
@@ -28,7 +33,7 @@ import aiohttp
 
 from app.domain.masking import mask
 from app.reports.stats_contract import SeriesPoint, StatsAnswer, check_answer
-from app.runtime.web import access
+from app.runtime.web import access, workers
 from app.runtime.web.access import Grant
 
 if TYPE_CHECKING:
@@ -255,10 +260,8 @@ class Gatherer:
 
     async def _stats(self, session: aiohttp.ClientSession, found: Grant) -> dict:
         settings = self.host.settings
-        headers = access.forward_headers(settings, found, "GET", "/stats")
-        headers.pop(access.FORWARDED)  # asked as a client: the cluster's totals, not one worker's part
-        try:
-            async with session.get(f"{settings.web_url}/stats", headers=headers) as resp:
+        try:  # asked as a client (/stats is open): the cluster's totals, not one worker's part
+            async with session.get(f"{settings.web_url}/stats", headers={}) as resp:
                 body = await resp.json()
                 if resp.status != 200 or not isinstance(body, dict):
                     raise ValueError(f"status {resp.status}")
@@ -274,15 +277,18 @@ class Gatherer:
         headers = access.forward_headers(settings, found, "GET", "/reviews")
 
         async def ask(url: str) -> tuple[list[dict], list[int]]:
-            async with session.get(f"{url}/reviews", params={"limit": str(REVIEWS_SHOWN)}, headers=headers) as resp:
-                body = await resp.json()
-                if resp.status != 200 or not isinstance(body, dict):
-                    raise ValueError(f"status {resp.status}")
-                return list(body.get("items") or []), list(body.get("partitions") or [])
+            answer = await workers.ask(session, url, "/reviews", {"limit": str(REVIEWS_SHOWN)}, headers)
+            body = answer.json()
+            if answer.status != 200 or not isinstance(body, dict):
+                raise ValueError(f"status {answer.status}")
+            return list(body.get("items") or []), list(body.get("partitions") or [])
 
         try:
             answers = await asyncio.gather(*(ask(url) for url in self.urls()))
-        except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
+        except workers.NoClusterSecret:
+            return {"available": False, "error": f"the other workers' review queues are not asked: "
+                    f"{workers.SECRET_MISSING}", "items": [], "more": False, "missing_partitions": []}
+        except (aiohttp.ClientError, TimeoutError, ValueError) as exc:  # NotAWorker too
             return {"available": False, "error": f"a worker's review queue did not answer ({type(exc).__name__})",
                     "items": [], "more": False, "missing_partitions": []}
         items = [item for their_items, _ in answers for item in their_items if isinstance(item, dict)]
@@ -312,15 +318,17 @@ class Gatherer:
             if url == settings.web_url:
                 return local_worker(self.host)
             try:
-                async with session.get(f"{url}/dashboard/worker", headers=headers) as resp:
-                    body = await resp.json()
-                    if resp.status != 200 or not isinstance(body, dict):
-                        raise ValueError(f"status {resp.status}")
-                    return body
-            except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
+                answer = await workers.ask(session, url, "/dashboard/worker", {}, headers)
+                body = answer.json()
+                if answer.status != 200 or not isinstance(body, dict):
+                    raise ValueError(f"status {answer.status}")
+                return body
+            except (aiohttp.ClientError, TimeoutError, ValueError) as exc:  # NoClusterSecret, NotAWorker too
                 held = sorted(p for p, u in self.host.ownership.owners.items() if u == url)
+                problem = str(exc) if isinstance(exc, workers.NoClusterSecret) else \
+                    f"did not answer ({type(exc).__name__})"
                 return {"url": url, "worker": None, "ready": False, "partitions": held,
-                        "problems": [f"did not answer ({type(exc).__name__})"], "lag": {}, "lag_total": None}
+                        "problems": [problem], "lag": {}, "lag_total": None}
 
         items = await asyncio.gather(*(ask(url) for url in self.urls()))
         owned = set(self.host.ownership.owners)

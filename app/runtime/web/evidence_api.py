@@ -238,6 +238,8 @@ def register(app: web.Application, host: Host) -> None:
                 parts = await asyncio.gather(*(_ask(session, url, params, headers) for url in sorted(others)))
         except PeerBusy:
             return too_busy()
+        except workers.NoClusterSecret:
+            return workers.secret_missing()
         except (aiohttp.ClientError, TimeoutError, ValueError, KeyError) as exc:
             return error_response(503, "unavailable", f"a worker holding timelines did not answer "
                                   f"({type(exc).__name__})")
@@ -302,14 +304,13 @@ async def _part_answer(part: dict) -> web.Response:
     return web.Response(body=body, content_type="application/json")
 
 
-async def _ask(session: aiohttp.ClientSession, url: str, params: dict, headers: dict) -> dict:
-    async with session.get(f"{url}/evidence", params=params, headers=headers) as resp:
-        if resp.status == 429:
-            raise PeerBusy()
-        if resp.status != 200:
-            raise ValueError(f"status {resp.status}")
-        raw = await resp.read()
-    part = await asyncio.to_thread(orjson.loads, raw)  # off the event loop
+async def _ask(session: aiohttp.ClientSession, url: str, params: dict, headers: access.ForwardAs) -> dict:
+    answer = await workers.ask(session, url, "/evidence", params, headers)
+    if answer.status == 429:
+        raise PeerBusy()
+    if answer.status != 200:
+        raise ValueError(f"status {answer.status}")
+    part = await asyncio.to_thread(orjson.loads, answer.body)  # off the event loop
     if not isinstance(part, dict):
         raise ValueError("not a part")
     return part

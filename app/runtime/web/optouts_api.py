@@ -59,7 +59,7 @@ from app.reports.optout_listing import (
     scan_chunk,
     shown,
 )
-from app.runtime.web import access
+from app.runtime.web import access, workers
 from app.runtime.web.access import Grant, Role
 from app.runtime.web.errors import error_response, json_answer
 
@@ -187,18 +187,20 @@ def register(app: web.Application, host: Host) -> None:
                       mask="1" if masked else "0")
         headers = access.forward_headers(settings, found, "GET", "/optouts")
         try:
-            async with session.get(f"{owner}/optouts", params=params, headers=headers) as resp:
-                if resp.status == 429:
-                    raise PeerBusy
-                if resp.status != 200:
-                    raise Unavailable
-                body = await resp.json()
+            answer = await workers.ask(session, owner, "/optouts", params, headers)
+            if answer.status == 429:
+                raise PeerBusy
+            if answer.status != 200:
+                raise Unavailable
+            body = answer.json()
             items, next_cursor, scanned = body["items"], body["next_cursor"], int(body["scanned"])
             if not isinstance(items, list) or len(items) > want or not all(isinstance(i, dict) for i in items):
                 raise Unavailable
             if next_cursor is None:
                 return Page(items, None, True, scanned)
             moved = decode_cursor(next_cursor, filters, partitions, secret())
+        except workers.NoClusterSecret:
+            raise
         except (aiohttp.ClientError, TimeoutError, ValueError, KeyError, TypeError) as exc:
             raise Unavailable from exc
         if moved.partition != partition or moved.after is None or (after is not None and moved.after <= after):
@@ -262,6 +264,8 @@ def register(app: web.Application, host: Host) -> None:
                                          budget, masked)
                 except PeerBusy:
                     return too_busy()
+                except workers.NoClusterSecret:
+                    return workers.secret_missing()
                 except Unavailable:
                     return error_response(503, "unavailable", f"partition {position.partition} is not available on "
                                           "any worker now (a rebalance?); ask again with the same cursor")
@@ -317,8 +321,9 @@ def register(app: web.Application, host: Host) -> None:
                     count += len(page.entries)
                     position = _next(position.partition, page, partitions)
             status = 200
-        except Unavailable:
-            log.warning("export cut short after %d entries: a partition is not available on any worker", count)
+        except (Unavailable, workers.NoClusterSecret) as exc:
+            log.warning("export cut short after %d entries: a partition is not available on any worker%s", count,
+                        " (OPTOUT_CLUSTER_SECRET is not set)" if isinstance(exc, workers.NoClusterSecret) else "")
         except (ConnectionError, asyncio.CancelledError):
             status = 499  # the client went away: what it was sent is recorded all the same
             raise

@@ -3,9 +3,12 @@
 Listing needs the viewer or admin token, deciding the admin token (items hold numbers
 and message texts); every listing is audited (:mod:`app.runtime.web.access`). A listing covers every
 partition on every worker: a worker answers for the partitions it holds and asks the
-others for theirs; if any partition cannot be read, the answer is 503, never a partial
-page. A decision is published to the partition of the item's number, like a reply, and
-applied there once; there is no decision that opts anyone in.
+others for theirs (forwarded requests, :func:`app.runtime.web.workers.ask`: only a worker's
+proof gets a worker's part, which is not audited there; the listing the client gets is,
+once, by the worker it asked); if any partition cannot be read, the answer is 503, never a
+partial page. A decision is published to the partition of the item's number, like a reply,
+and applied there once; there is no decision that opts anyone in. A decision for an item
+another worker holds is forwarded to it.
 """
 
 from __future__ import annotations
@@ -58,12 +61,12 @@ def register(app: web.Application, host: Host) -> None:
     async def ask(session: aiohttp.ClientSession, url: str, request: web.Request,
                   found: Grant) -> tuple[list[dict], list[int]]:
         params = {k: v for k, v in request.query.items() if k in ("account", "state", "limit", "cursor")}
-        headers = access.forward_headers(settings, found, "GET", "/reviews")
-        async with session.get(f"{url}/reviews", params=params, headers=headers) as resp:
-            body = await resp.json()
-            if resp.status != 200:
-                raise RuntimeError(body.get("error", resp.status))
-            return body["items"], body["partitions"]
+        answer = await workers.ask(session, url, "/reviews", params,
+                                   access.forward_headers(settings, found, "GET", "/reviews"))
+        body = answer.json()
+        if answer.status != 200:
+            raise RuntimeError(body.get("error", answer.status))
+        return body["items"], body["partitions"]
 
     @access.requires(settings, Role.VIEWER)
     async def listing(request: web.Request, found: Grant) -> web.Response:
@@ -89,7 +92,12 @@ def register(app: web.Application, host: Host) -> None:
                 for their_items, their_parts in await asyncio.gather(*asked):
                     items += their_items
                     covered += their_parts
-        except (aiohttp.ClientError, TimeoutError, ValueError, RuntimeError, KeyError) as exc:
+        except workers.NoClusterSecret:
+            return workers.secret_missing()
+        except workers.NotAWorker:
+            return workers.not_a_worker()
+        except (aiohttp.ClientError, TimeoutError, ValueError, RuntimeError, KeyError, TypeError,
+                AttributeError) as exc:
             return error_response(503, "unavailable", f"a worker holding review items did not answer "
                                   f"({type(exc).__name__})")
         if (refused := workers.uncovered(settings, covered)) is not None:
@@ -113,7 +121,9 @@ def register(app: web.Application, host: Host) -> None:
             owner = host.ownership.owners.get(partition)
             if owner is None or owner == settings.web_url or found.forwarded:
                 return error_response(503, "unavailable", "the partition holding this item is not ready here yet")
-            return await _forward(owner, rid, raw, access.forward_headers(settings, found, "POST", f"/reviews/{rid}"))
+            path = f"/reviews/{rid}"
+            return await workers.forward(owner, path, {}, access.forward_headers(settings, found, "POST", path),
+                                         body=raw)
         item = review_queue.get(state, rid)
         if item is None:
             return error_response(404, "not_found", "no review item has this id")
@@ -131,13 +141,3 @@ def register(app: web.Application, host: Host) -> None:
     app.router.add_get("/reviews", listing)
     app.router.add_post("/reviews/{review_id}", decide)
 
-
-async def _forward(owner: str, rid: str, raw: bytes, headers: dict[str, str]) -> web.Response:
-    try:
-        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=5)) as session, \
-                session.post(f"{owner}/reviews/{rid}", data=raw, headers={
-                    **headers, "Content-Type": "application/json"}) as resp:
-            return json_answer(await resp.json(), status=resp.status)
-    except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
-        return error_response(503, "unavailable", f"the worker holding this item did not answer "
-                              f"({type(exc).__name__})")

@@ -23,6 +23,7 @@ import mode
 from aiohttp import web
 
 from app.runtime.web import (
+    access,
     dashboard,
     evidence_api,
     operator_api,
@@ -43,7 +44,11 @@ MAX_HEADERS = 100
 
 
 def make_application(host: Host) -> web.Application:
-    app = web.Application(middlewares=[json_errors], client_max_size=MAX_BODY_BYTES)
+    # outermost first: answers to forwarded requests signed (errors too), then every error as
+    # JSON, then a forwarded request's proof checked before any handler (app/runtime/web/access.py)
+    app = web.Application(middlewares=[access.sign_answers, json_errors, access.check_forwarding],
+                          client_max_size=MAX_BODY_BYTES)
+    access.install(app, host)
     views.register(app, host)
     operator_api.register(app, host)
     reviews_api.register(app, host)
@@ -84,6 +89,11 @@ class HttpServer:
             lambda: JsonErrorRequestHandler(server, loop=loop, **options), self.host, self.port, reuse_address=True)
         if self.port == 0:
             self.port = self._listener.sockets[0].getsockname()[1]
+        trust = self.app.get(access.TRUST)
+        if trust is not None and self.host not in ("0.0.0.0", "::", ""):
+            # a forwarded request's proof names the URL it was sent to: OPTOUT_WEB_URL, or this address
+            host = f"[{self.host}]" if ":" in self.host else self.host
+            trust.answers_at(f"http://{host}:{self.port}")
 
     async def stop(self) -> None:
         if self._listener is not None:

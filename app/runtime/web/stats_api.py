@@ -7,6 +7,12 @@ the partitions it holds (:mod:`app.stream.figures`, kept in the partitions' stat
 workers holding the others for theirs (per partition, so a partition seen twice during a
 rebalance is counted once); if a partition is on no worker, the answer is 503, never a
 partial total. ``?scope=worker`` is this worker's own counters since it started.
+
+A worker's raw per-partition figures (account names as recorded) are answered only to a
+request carrying a valid worker proof (:mod:`app.runtime.web.access`, asked with
+:func:`app.runtime.web.workers.ask`); a client's ``X-Optout-Forwarded`` header proves
+nothing and gets the cluster's answer like any other request. Without a shared
+``OPTOUT_CLUSTER_SECRET``, a cluster whose partitions are not all here answers 503 saying so.
 """
 
 from __future__ import annotations
@@ -24,8 +30,7 @@ from app.domain.masking import redact
 from app.engine.inputs import TP
 from app.reports import stats_answer
 from app.reports.metrics import CONTENT_TYPE, Gauges
-from app.runtime.web import workers
-from app.runtime.web.access import FORWARDED
+from app.runtime.web import access, workers
 from app.runtime.web.errors import error_response, json_answer
 
 if TYPE_CHECKING:
@@ -59,12 +64,13 @@ def register(app: web.Application, host: Host) -> None:
         cache[key] = (now, out)
         return out
 
-    async def ask(session: aiohttp.ClientSession, url: str) -> dict[int, dict]:
-        async with session.get(f"{url}/stats", headers={FORWARDED: "1"}) as resp:
-            body = await resp.json()
-            if resp.status != 200:
-                raise RuntimeError(body.get("error", resp.status))
-            return {int(p): raw for p, raw in body["partitions"].items()}
+    async def ask(session: aiohttp.ClientSession, url: str, trust: access.Trust | None) -> dict[int, dict]:
+        """The raw figures of the partitions the worker at ``url`` holds (asked as a worker: no caller)."""
+        answer = await workers.ask(session, url, "/stats", {}, access.ForwardAs(trust, None, "GET", "/stats"))
+        body = answer.json()
+        if answer.status != 200:
+            raise RuntimeError(body.get("error", answer.status))
+        return {int(p): raw for p, raw in body["partitions"].items()}
 
     async def stats(request: web.Request) -> web.Response:
         scope = request.query.get("scope", "cluster")
@@ -73,16 +79,22 @@ def register(app: web.Application, host: Host) -> None:
         if scope != "cluster":
             return error_response(400, "invalid_scope", "scope must be 'cluster' (the default) or 'worker'")
         mine = await local()
-        if request.headers.get(FORWARDED):
+        if isinstance(request.get(access.PROVED), access.Forwarded):  # a worker's proof, checked: raw figures
             return json_answer({"partitions": {str(p): raw for p, raw in mine.items()}})
         found = dict(mine)
         others = workers.others(host, found)
+        trust = access.trust_of(request)
         try:
             async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as session:
-                for theirs in await asyncio.gather(*(ask(session, url) for url in sorted(others))):
+                for theirs in await asyncio.gather(*(ask(session, url, trust) for url in sorted(others))):
                     for partition, raw in theirs.items():
                         found.setdefault(partition, raw)
-        except (aiohttp.ClientError, TimeoutError, ValueError, RuntimeError, KeyError, TypeError) as exc:
+        except workers.NoClusterSecret:
+            return workers.secret_missing()
+        except workers.NotAWorker:
+            return workers.not_a_worker()
+        except (aiohttp.ClientError, TimeoutError, ValueError, RuntimeError, KeyError, TypeError,
+                AttributeError) as exc:
             return error_response(503, "unavailable", f"a worker holding table partitions did not answer "
                                   f"({type(exc).__name__})")
         if (refused := workers.uncovered(settings, found)) is not None:

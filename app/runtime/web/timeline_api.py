@@ -5,7 +5,9 @@ time), with where each record is in ``sms.consent``, and the sends suppressed si
 latest opt-out (:mod:`app.stream.timeline`). Read from the number's table partition (point
 reads of three keys; the consent log is never scanned). Any worker answers: one that
 does not hold the partition forwards the request to the one that does, as the lookup
-does. Needs the viewer (or admin) token; every answer is audited (1 number).
+does (a worker's proof, no client token: :mod:`app.runtime.web.access`). Needs the viewer
+(or admin) token; every answer is audited (1 number), by the worker that holds the number
+and answers.
 
 ``as_of`` (ISO 8601 with a time zone offset, from 2000 to a day from now) answers the
 state as of that time, in event time (:mod:`app.stream.timeline`), with the events dated up to

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from aiokafka.coordinator.protocol import ConsumerProtocolMemberMetadata
+from aiokafka.coordinator.protocol import ConsumerProtocolMemberAssignment, ConsumerProtocolMemberMetadata
 
 from app.records import dumps
 from app.runtime.assignor import Ownership, make_assignor
@@ -55,3 +55,21 @@ def test_owners_and_standbys_reach_every_member():
     assert sorted(ownership.owners) == list(range(8))
     assert ownership.standbys and not ownership.standbys & {p for p, url in ownership.owners.items()
                                                             if url == "http://w1"}
+
+
+def test_only_a_workers_url_is_recorded_as_an_owner():
+    """Any member of the group says what its URL is: one that is not ``http(s)://host[:port]``
+    (user info to smuggle, a path or query to aim at, another scheme) is no owner; the
+    partition then has none known (a 503 for its numbers), and a malformed assignment
+    leaves no owner rather than failing the consumer."""
+    ownership = Ownership()
+    assignor = make_assignor("http://w1:6066", "w1", ROUTED, ownership)
+    owners = {"http://w2:6066": [1], "https://w3": [2], "http://evil@w4:6066": [3], "file:///etc/passwd": [4],
+              "http://w5:6066/admin": [5], "http://w6:6066?x=1": [6], "": [7], "http://w7:6066#f": [0],
+              "http://w8:6066": ["8", None]}
+    assignor.on_assignment(ConsumerProtocolMemberAssignment(0, [], dumps({"owners": owners, "standbys": {}})))
+    assert ownership.owners == {1: "http://w2:6066", 2: "https://w3"}
+    for broken in ({"owners": {"http://w2:6066": 5}}, {"owners": []}, {"owners": {"http://w2:6066": [1]},
+                                                                       "standbys": {"http://w1:6066": 3}}):
+        assignor.on_assignment(ConsumerProtocolMemberAssignment(0, [], dumps(broken)))
+        assert ownership.owners == {} and ownership.standbys == set(), broken

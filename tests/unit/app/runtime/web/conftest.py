@@ -23,6 +23,7 @@ from app.stream.partitioner import partition_for
 
 TOKEN = "s3cret-tøken-of-the-admin"  # the admin token
 VIEWER_TOKEN = "v1ewer-token-for-reading"
+CLUSTER_SECRET = "the-workers-own-secret"  # OPTOUT_CLUSTER_SECRET: what the workers (only) share
 
 
 @dataclass
@@ -53,7 +54,7 @@ class Served:
 
         self.state = FakeState()
         self.settings = Settings(data_dir=tmp_path, admin_token=TOKEN, viewer_token=VIEWER_TOKEN, web_port=free_port(),
-                                 kafka_bootstrap_servers="127.0.0.1:1", partitions=8)
+                                 kafka_bootstrap_servers="127.0.0.1:1", partitions=8, cluster_secret=CLUSTER_SECRET)
         self.port = self.settings.web_port
         self.loop = asyncio.new_event_loop()
         started = threading.Event()
@@ -122,6 +123,55 @@ class Served:
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join(30)
         self.loop.close()
+
+
+class Peer:
+    """Another "worker" at ``url``, on the served server's loop: a plain aiohttp application
+    whose every request is answered by ``answer(request) -> (status, JSON body)`` and kept in
+    ``seen`` (method, path and query, headers, body, the checked proof). ``holds_secret``: it
+    holds the cluster's keys (checks the proofs and signs its answers as a worker does);
+    otherwise it is a URL some member of the group advertises, and answers as it likes."""
+
+    def __init__(self, served: Served, answer, *, holds_secret: bool = True) -> None:
+        from aiohttp import web
+
+        from app.runtime.web import access
+
+        self.served, self.answer = served, answer
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.seen: list[dict] = []
+        middlewares = [access.sign_answers, access.check_forwarding] if holds_secret else []
+        app = web.Application(middlewares=middlewares)
+        if holds_secret:
+            trust = access.Trust(served.settings, served.host.cluster_keys, "peer")
+            trust.answers_at(self.url)
+            app[access.TRUST] = trust
+
+        async def handle(request: web.Request) -> web.Response:
+            body = await request.read()
+            self.seen.append({"method": request.method, "asked": request.path_qs, "headers": dict(request.headers),
+                              "body": body, "proved": request.get(access.PROVED) if holds_secret else None})
+            status, value = self.answer(request)
+            return web.json_response(value, status=status)
+
+        app.router.add_route("*", "/{tail:.*}", handle)
+        self.app = app
+
+    def __enter__(self) -> Peer:
+        from aiohttp import web
+
+        async def start() -> web.AppRunner:
+            runner = web.AppRunner(self.app)
+            await runner.setup()
+            await web.TCPSite(runner, "127.0.0.1", self.port).start()
+            return runner
+
+        self.runner = asyncio.run_coroutine_threadsafe(start(), self.served.loop).result(10)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        asyncio.run_coroutine_threadsafe(self.runner.cleanup(), self.served.loop).result(10)
 
 
 def free_port() -> int:

@@ -3,6 +3,7 @@ pages and their data behind the tokens, the static files, and no CDN anywhere.""
 
 from __future__ import annotations
 
+import json
 import re
 import urllib.parse
 from pathlib import Path
@@ -13,6 +14,7 @@ from app.runtime.web import access, dashboard
 from tests.unit.app.runtime.web.conftest import (
     TOKEN,
     VIEWER_TOKEN,
+    Peer,
     Served,
     audited,
     auth,
@@ -137,6 +139,42 @@ def test_signing_out_clears_the_cookie(fake):
     assert header.startswith(f'{access.COOKIE}=""') and "Max-Age=0" in header
 
 
+def test_signing_out_revokes_the_session_here_and_on_the_other_workers(served, fake):
+    """The worker that takes the sign-out revokes the session, and passes it on to the workers it
+    knows (as a worker: a proof, no token); the access-logged server stands for another worker."""
+    cookie = cookie_of(signin(VIEWER_TOKEN))
+    other = f"http://127.0.0.1:{served.access_port}"
+    saved = dict(served.host.ownership.owners)
+    try:
+        with Peer(served, lambda request: (200, {"revoked": True})) as third:
+            served.host.ownership.owners = {0: served.settings.web_url, 1: other, 2: third.url}
+            for port in (_port, served.access_port):
+                assert exchange(port, request("GET", "/dashboard/data", headers={"Cookie": cookie})).status == 200
+            reply = post("/signout", headers={"Origin": origin(), "Cookie": cookie})
+            assert reply.status == 303
+            for port in (_port, served.access_port):
+                error(exchange(port, request("GET", "/dashboard/data", headers={"Cookie": cookie})), 401)
+            (told,) = [seen for seen in third.seen if seen["asked"] == "/signout"]  # (the rest: /dashboard/data)
+            assert told["method"] == "POST"
+            assert isinstance(told["proved"], access.Forwarded) and told["proved"].role is None
+            assert "Cookie" not in told["headers"] and cookie.split("=", 1)[1] not in told["body"].decode()
+    finally:
+        served.host.ownership.owners = saved
+    fresh = cookie_of(signin(VIEWER_TOKEN))  # signing in again: a new session
+    assert get("/dashboard/data", {"Cookie": fresh}).status == 200
+
+
+def test_a_client_cannot_revoke_sessions_as_a_worker_would(fake):
+    cookie = cookie_of(signin(VIEWER_TOKEN))
+    _, expires, session_id, _ = cookie.split("=", 1)[1].split(".")
+    body = json.dumps({"revoke": session_id, "expires": int(expires)}).encode()
+    for headers in ({access.FORWARDED: "1"}, {access.FORWARDED: "1", "Origin": origin()}):
+        reply = exchange(_port, request("POST", "/signout", headers={**headers, "Content-Type": "application/json"},
+                                        body=body))
+        assert reply.status in (303, 403)
+    assert get("/dashboard/data", {"Cookie": cookie}).status == 200  # still signed in
+
+
 # ------------------------------------------------------------ tokens
 
 
@@ -219,6 +257,21 @@ def test_the_search_box_leads_to_the_numbers_timeline(fake):
     assert reply.headers["location"] == "/numbers/%2B14155550171?account=acme"
     page = html(get("/numbers?number=not-a-number", viewer()), 400)
     assert "not a phone number" in page
+
+
+def test_a_timeline_held_elsewhere_is_audited_once_by_the_worker_holding_it(served, fake):
+    fake.local, fake.owner = False, f"http://127.0.0.1:{served.access_port}"
+    answers = iter([False])  # asked first: not ours; then, forwarded: ours (the same fake host)
+    served.host.local_state = lambda partition: fake.table if next(answers, True) else None
+    fake.published.clear()
+    try:
+        page = html(get(f"/numbers/{urllib.parse.quote(NUMBER)}", viewer()))
+    finally:
+        served._fake(served.host)
+    assert NUMBER in page and 'id="timeline-state"' in page
+    (record,) = audited(fake.published)
+    assert record["route"] == "/optouts/{number}/history" and record["forwarded_by"] == served.host.worker_id
+    assert record["via"] == "bearer" and record["numbers_returned"] == 1
 
 
 def test_the_timeline_page_shows_the_number_and_is_audited_once(fake):

@@ -115,8 +115,22 @@ def test_a_forwarded_lookup_is_answered_and_audited_once(served, fake):
         served._fake(served.host)
     assert reply.status == 200, reply.body
     assert reply.json()["number"] == NUMBER
-    (record,) = audited(fake.published)
+    (record,) = audited(fake.published)  # by the worker that answered (the forwarding one records nothing)
     assert record["via"] == "bearer" and record["role"] == "viewer"
+    assert record["forwarded_by"] == served.host.worker_id and record["asked"].startswith("/optouts/+14155550100")
+
+
+def test_a_lookup_held_elsewhere_needs_the_cluster_secret(served, fake):
+    fake.local, fake.owner = False, f"http://127.0.0.1:{served.access_port}"
+    keys = served.host.cluster_keys
+    keys.shared = False  # as without OPTOUT_CLUSTER_SECRET: this process's own random keys
+    try:
+        body = error(exchange(served.port, request("GET", "/optouts/4155550100", headers=viewer())), 503,
+                     "unavailable")
+    finally:
+        keys.shared = True
+    assert "OPTOUT_CLUSTER_SECRET must be set on every worker" in body["detail"]
+    assert not audited(fake.published)
 
 
 def test_a_client_cannot_pass_as_a_forwarding_worker(port, fake):

@@ -7,10 +7,11 @@ import json
 import pytest
 
 from app.records import loads
+from app.runtime.web import access
 from app.stream import review_queue
 from app.stream.partitioner import partition_for
 from app.stream.routed import Kind
-from tests.unit.app.runtime.web.conftest import auth, exchange, request
+from tests.unit.app.runtime.web.conftest import Peer, audited, auth, exchange, request, viewer
 from tests.unit.app.runtime.web.test_http import error
 
 NUMBERS = ["+14155550101", "+14155550102", "+14155550103"]
@@ -108,3 +109,67 @@ def test_unknown_items_are_404(queued, rid):
 def test_decisions_need_the_admin_token(queued):
     body = b'{"decision": "dismiss", "decided_by": "x"}'
     error(exchange(_port, request("POST", f"/reviews/{queued[0]['review_id']}", body=body)), 401)
+
+
+# ------------------------------------------------------------ across workers
+
+
+@pytest.fixture
+def owners(served):
+    saved = dict(served.host.ownership.owners)
+    yield served.host.ownership
+    served.host.ownership.owners = saved
+    served._fake(served.host)
+
+
+def test_a_listing_asks_the_other_workers_as_a_worker_and_is_audited_once(served, fake, queued, owners):
+    theirs = item("+14155550109", "t0", 1)
+    theirs_partition = partition_for("+14155550109", 8)
+    with Peer(served, lambda request: (200, {"items": [theirs], "partitions": [theirs_partition]})) as other:
+        served.host.local_state = lambda p: fake.table if p != theirs_partition else None
+        owners.owners = {theirs_partition: other.url}
+        fake.published.clear()
+        reply = exchange(_port, request("GET", "/reviews?limit=2", headers=viewer()))
+        assert reply.status == 200, reply.body[:300]
+        assert [i["message_id"] for i in reply.json()["items"]] == ["t0", "rx"]
+        (asked,) = other.seen
+        proved = asked["proved"]
+        assert isinstance(proved, access.Forwarded) and proved.role is access.Role.VIEWER and proved.via == "bearer"
+        assert "Authorization" not in asked["headers"] and asked["asked"] == "/reviews?limit=2"
+        (record,) = audited(fake.published)  # once, here: the other worker's part is not an answer to a client
+        assert record["numbers_returned"] == 2 and record["forwarded_by"] is None
+
+
+def test_a_listing_takes_no_part_from_a_url_that_is_not_a_worker(served, fake, queued, owners):
+    lie = {"items": [item("+14155550109", "fake", 0)], "partitions": list(range(8))}
+    with Peer(served, lambda request: (200, lie), holds_secret=False) as rogue:
+        owners.owners = {1: rogue.url}
+        served.host.local_state = lambda p: fake.table if p != 1 else None
+        body = error(exchange(_port, request("GET", "/reviews", headers=viewer())), 503, "unavailable")
+        assert "no valid signature" in body["detail"]
+    assert not audited(fake.published)
+
+
+def test_a_decision_for_an_item_held_elsewhere_is_forwarded_to_its_worker(served, fake, queued, owners):
+    target = queued[1]
+    partition = partition_for(target["number"], 8)
+    owners.owners = {partition: f"http://127.0.0.1:{served.access_port}"}
+    answers = iter([False])  # asked first: not ours; then, forwarded: ours (the same fake host)
+    served.host.local_state = lambda p: fake.table if next(answers, True) else None
+    body = json.dumps({"decision": "opt_out", "decided_by": "agent-7"}).encode()
+    reply = exchange(_port, request("POST", f"/reviews/{target['review_id']}", headers=auth(), body=body))
+    assert reply.status == 202 and reply.json()["status"] == "accepted", reply.body[:300]
+    (output,) = fake.published
+    assert loads(output.value)["decided_by"] == "agent-7" and output.partition == partition
+
+
+def test_without_the_cluster_secret_a_listing_across_workers_says_so(served, fake, queued, owners):
+    owners.owners = {1: f"http://127.0.0.1:{served.access_port}"}
+    served.host.local_state = lambda p: fake.table if p != 1 else None
+    keys = served.host.cluster_keys
+    keys.shared = False  # as without OPTOUT_CLUSTER_SECRET: this process's own random keys
+    try:
+        body = error(exchange(_port, request("GET", "/reviews", headers=viewer())), 503, "unavailable")
+    finally:
+        keys.shared = True
+    assert "OPTOUT_CLUSTER_SECRET must be set on every worker" in body["detail"]

@@ -8,14 +8,13 @@ import json
 from types import SimpleNamespace
 
 import pytest
-from aiohttp import web
 from prometheus_client.parser import text_string_to_metric_families
 
 from app.reports import stats_answer
-from app.runtime.web import probes, stats_api
+from app.runtime.web import access, probes, stats_api
 from app.stream import figures
 from app.stream.tally import Tally
-from tests.unit.app.runtime.web.conftest import digit_runs, exchange, free_port, request
+from tests.unit.app.runtime.web.conftest import Peer, digit_runs, exchange, request
 
 NOW_MS = 1_796_000_000_000
 
@@ -101,38 +100,47 @@ def test_stats_is_503_when_a_partition_is_on_no_worker(served, host):
 def test_stats_asks_the_workers_holding_the_other_partitions(served, host):
     held = tables(range(0, 8, 2))
     theirs = {str(p): stats_answer.read(t, NOW_MS) for p, t in tables(range(8), forwarded=10).items() if p % 2 or p == 0}
-    asked: list[dict] = []
-
-    async def other_worker(request: web.Request) -> web.Response:
-        asked.append(dict(request.headers))
-        return web.json_response({"partitions": theirs})
-
-    async def start() -> web.AppRunner:
-        app = web.Application()
-        app.router.add_get("/stats", other_worker)
-        runner = web.AppRunner(app)
-        await runner.setup()
-        port = free_port()
-        await web.TCPSite(runner, "127.0.0.1", port).start()
-        return runner, port
-
-    runner, port = run_in_server_loop(served, start())
-    try:
+    with Peer(served, lambda request: (200, {"partitions": theirs})) as other:
         host.local_state = lambda p: held.get(p)
-        host.ownership.owners = {p: f"http://127.0.0.1:{port}" for p in range(1, 8, 2)}
+        host.ownership.owners = {p: other.url for p in range(1, 8, 2)}
         body = exchange(served.port, request("GET", "/stats")).json()
         # partition 0 is here and there: counted once, from here (3 sends); 1, 3, 5, 7 from there
         assert body["partitions"]["covered"] == list(range(8))
         assert body["totals"]["forwarded"] == 4 * 3 + 4 * 10
-        assert asked and all(h.get("X-Optout-Forwarded") == "1" for h in asked)
-        # a forwarded request is answered with this worker's partitions, one by one, and asks nobody
-        forwarded = exchange(served.port, request("GET", "/stats", headers={"X-Optout-Forwarded": "1"})).json()
-        assert sorted(forwarded["partitions"]) == ["0", "2", "4", "6"]
-        assert len(asked) == 1
+        # asked as a worker: a proof the other worker checked (no token, no caller), not a bare header
+        (asked,) = other.seen
+        assert isinstance(asked["proved"], access.Forwarded) and asked["proved"].role is None
+        assert "Authorization" not in asked["headers"]
+        # a client's X-Optout-Forwarded header proves nothing: the cluster's answer, never raw figures
+        client = exchange(served.port, request("GET", "/stats", headers={"X-Optout-Forwarded": "1"})).json()
+        assert client["scope"] == "cluster" and client["partitions"] == {"covered": list(range(8)), "count": 8}
+        assert len(other.seen) == 2  # (it asked the other worker, as for any client)
         host.ownership.owners = {p: "http://127.0.0.1:9" for p in range(1, 8, 2)}  # nobody answers there
         assert exchange(served.port, request("GET", "/stats")).status == 503
+
+
+def test_stats_takes_no_figures_from_a_url_that_does_not_answer_as_a_worker(served, host):
+    held = tables(range(0, 8, 2))
+    theirs = {str(p): stats_answer.read(t, NOW_MS) for p, t in tables(range(1, 8, 2), forwarded=10).items()}
+    with Peer(served, lambda request: (200, {"partitions": theirs}), holds_secret=False) as rogue:
+        host.local_state = lambda p: held.get(p)
+        host.ownership.owners = {p: rogue.url for p in range(1, 8, 2)}
+        reply = exchange(served.port, request("GET", "/stats"))
+        assert reply.status == 503 and reply.json()["error"] == "unavailable"
+        assert "no valid signature" in reply.json()["detail"]
+
+
+def test_stats_without_a_shared_secret_says_which_setting_is_missing(served, host):
+    held = tables(range(0, 8, 2))
+    host.local_state = lambda p: held.get(p)
+    host.ownership.owners = {p: "http://127.0.0.1:9" for p in range(1, 8, 2)}
+    keys = served.host.cluster_keys
+    keys.shared = False  # as without OPTOUT_CLUSTER_SECRET (the keys are then this process's own)
+    try:
+        reply = exchange(served.port, request("GET", "/stats"))
     finally:
-        run_in_server_loop(served, runner.cleanup())
+        keys.shared = True
+    assert reply.status == 503 and "OPTOUT_CLUSTER_SECRET must be set on every worker" in reply.json()["detail"]
 
 
 def test_stats_scopes(served, host):
