@@ -81,7 +81,7 @@ TIERS: tuple[RuleEntry, ...] = (
         matches="it contains a review word of its locales (an opt-out keyword that is not an everyday word) as a "
         "separate word: a person decides",
         examples=("we have got to STOP this bill", "Stop by at 5", "Remove me from the waitlist for now",
-                  "quiero cancelar mi cita"),
+                  "quiero cancelar mi cita", "TD"),
         not_examples=("el volumen está muy alto",),
     ),
     RuleEntry(
@@ -96,7 +96,7 @@ TIERS: tuple[RuleEntry, ...] = (
     RuleEntry(
         None, None, ("none",), tier=5,
         matches="anything else, a keyword inside another word included: no record, nothing changes",
-        examples=("weekend", "see you at the weekend", "stopping", "I'll attend", "Thanks!"),
+        examples=("weekend", "see you at the weekend", "stopping", "I'll attend", "Thanks!", "I bank with TD"),
     ),
 )
 

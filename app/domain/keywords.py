@@ -7,10 +7,13 @@ declaration to this code. In order: :meth:`Classifier._keyword` (tier 1, with th
 :meth:`Classifier.classify`), :meth:`Classifier._grammar` and the phrases (tier 2), the review
 words (tier 3), :meth:`Classifier._typo` (tier 4), else ``none``.
 
-Normalization: Unicode NFKC, case-fold, accents folded, apostrophes dropped
-("don't" = "dont"), every other non-alphanumeric character (whitespace, punctuation, hyphens,
-emoji) separates words. For whole-message keywords the words are joined, so "Opt-out",
-"opt out" and "OPTOUT" agree, as do "STOP ALL" and "STOPALL".
+Normalization: Unicode NFKC, case-fold, accents folded the way people omit them ("não" =
+"nao", "ß" = "ss", and the letters Unicode does not decompose: "œ" = "oe", "æ" = "ae", "ø" = "o",
+"ł" = "l", "đ" = "d", dotless "ı" = "i"), apostrophes dropped ("don't" = "dont"), every other
+non-alphanumeric character (whitespace, punctuation, hyphens, emoji) separates words. For
+whole-message keywords the words are joined, so "Opt-out", "opt out" and "OPTOUT" agree, as do
+"STOP ALL" and "STOPALL". German's other way of omitting umlauts ("ue" for "ü": "kuendigen",
+"loeschen") is the German pack's: its words and grammar are written to accept both.
 
 The word lists live in ``app.domain.locales`` (one pack per language).
 """
@@ -58,12 +61,14 @@ DEFAULT_OPT_OUT = en.PACK.opt_out + _CANADA[0]
 DEFAULT_OPT_IN = en.PACK.opt_in + _CANADA[1]
 DEFAULT_HELP = en.PACK.help + _CANADA[2]
 DEFAULT_PHRASES = en.PACK.phrases
-DEFAULT_REVIEW = en.PACK.review + _CANADA[0]
+DEFAULT_REVIEW = en.PACK.review + en.PACK.review_alone + _CANADA[0]
 NEGATIONS = frozenset(en.PACK.negations)
 _SHORT = 8  # words: a message this short may be a keyword with courtesy words around it
 TYPO_MIN_LENGTH = 4  # opt-out keywords shorter than this have no typo rule ("end": "and", "ens", ...)
 
 _APOSTROPHES = "'’‘`´ʼ"
+# letters without a Unicode decomposition, folded as people write them without the key for them
+_UNDECOMPOSED = str.maketrans({"œ": "oe", "æ": "ae", "ø": "o", "ł": "l", "đ": "d", "ı": "i", "ħ": "h", "ŧ": "t"})
 _ASCII_DROP = str.maketrans("", "", "'`")
 _ASCII_WORD = re.compile(r"[a-z0-9]+")
 _REPEATS = re.compile(r"(?<=(.))\1+")  # what follows a character and repeats it
@@ -75,7 +80,7 @@ def words(body: str) -> tuple[str, ...]:
         return tuple(_ASCII_WORD.findall(body.lower().translate(_ASCII_DROP)))
     text = unicodedata.normalize("NFKC", body).casefold()
     stripped = "".join(ch for ch in unicodedata.normalize("NFKD", text) if not unicodedata.combining(ch))
-    text = unicodedata.normalize("NFKC", stripped)  # recompose what is not an accent (e.g. Hangul)
+    text = unicodedata.normalize("NFKC", stripped.translate(_UNDECOMPOSED))  # recompose what is not an accent
     out: list[str] = []
     current: list[str] = []
     for ch in text:
@@ -100,6 +105,11 @@ def normalize_text(body: str) -> str:
 def keyword_key(keyword: str) -> str:
     """What a whole message must equal (after normalization) to be this keyword."""
     return "".join(words(keyword))
+
+
+# review words that count only as the whole message, courtesy aside (``Pack.review_alone``): TD alone
+# goes to a person, "my TD account" is nothing
+REVIEW_ALONE = frozenset(keyword_key(w) for p in PACKS.values() for w in p.review_alone)
 
 
 def collapse(word: str) -> str:
@@ -197,7 +207,7 @@ def _of_packs(here: tuple[Pack, ...], everywhere: tuple[Pack, ...]) -> KeywordSe
         help=frozenset(w for p in everywhere for w in p.help),
         phrases=frozenset(w for p in here for w in p.phrases),
         patterns=tuple(pattern for p in here for pattern in p.patterns),
-        review=frozenset(w for p in here for w in p.review),
+        review=frozenset(w for p in here for w in (*p.review, *p.review_alone)),
         courtesy=frozenset(w for p in everywhere for w in p.courtesy),
         negations=frozenset(w for p in here for w in p.negations),
         near=frozenset(w for p in here for w in (*p.opt_out, *p.local_opt_out)),
@@ -248,6 +258,7 @@ class Classifier:
     _triggers: dict[str, list[int]] = field(init=False)  # word -> the patterns that need it
     _phrases: dict[str, list[tuple[str, ...]]] = field(init=False)
     _review: dict[str, list[tuple[str, ...]]] = field(init=False)
+    _review_alone: frozenset[str] = field(init=False)  # review words that count only as the whole message
     _courtesy: dict[str, list[tuple[str, ...]]] = field(init=False)
     _near: dict[str, set[str]] = field(init=False)
     _near_longest: int = field(init=False)
@@ -274,7 +285,8 @@ class Classifier:
             for word in pattern.triggers:
                 self._triggers.setdefault(word, []).append(index)
         self._phrases = _by_first_word(kw.phrases)
-        self._review = _by_first_word(kw.review)
+        self._review = _by_first_word(w for w in kw.review if keyword_key(w) not in REVIEW_ALONE)
+        self._review_alone = frozenset(keyword_key(w) for w in kw.review) & REVIEW_ALONE
         self._courtesy = _by_first_word(kw.courtesy)
         near = out_keys if kw.near is None else {keyword_key(k) for k in kw.near} & out_keys
         self._near = {}
@@ -297,11 +309,18 @@ class Classifier:
             found = self._keyword(core, core != tokens) or self._grammar(core, tokens)
             if found is not None:
                 return found
+        found_in = tokens
         at, phrase = _find(tokens, self._phrases)
+        if not phrase and core and core != tokens:  # "lasst mich endlich in Ruhe": emphasis inside the phrase
+            found_in = core
+            at, phrase = _find(core, self._phrases)
         if phrase:
-            rule = Rule.NEGATED_PHRASE if at > 0 and tokens[at - 1] in self.keywords.negations else Rule.PHRASE
+            rule = Rule.NEGATED_PHRASE if at > 0 and found_in[at - 1] in self.keywords.negations else Rule.PHRASE
             return self._found(Intent.REVIEW if rule is Rule.NEGATED_PHRASE else Intent.OPT_OUT, " ".join(phrase),
                                rule)
+        alone = "".join(core)
+        if alone in self._review_alone:  # "TD", "td please": a person decides
+            return Classification(Intent.REVIEW, alone, Rule.EMBEDDED_KEYWORD)
         _, keyword = _find(tokens, self._review)
         if keyword:
             return Classification(Intent.REVIEW, " ".join(keyword), Rule.EMBEDDED_KEYWORD)

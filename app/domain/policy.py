@@ -6,9 +6,10 @@ applies too. Every installed pack's whole-message keywords apply to every reply;
 grammar only to replies in its locale.
 
 Keywords and phrases only ever *add* to the defaults (no configuration can remove the FCC's
-opt-out words); texts override: account > configured locale > configured default > the built-in
-texts of the reply's language (a configured HELP text carries the program's name and contact,
-which no built-in text can).
+opt-out words; an added opt-out word wins over a built-in review-only one, so ``opt_out = ["td"]``
+makes AWS's TD, which alone goes to a person by default, an opt-out); texts override: account >
+configured locale > configured default > the built-in texts of the reply's language (a configured
+HELP text carries the program's name and contact, which no built-in text can).
 """
 
 from __future__ import annotations

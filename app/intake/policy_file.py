@@ -1,7 +1,8 @@
 """The keyword/reply configuration file (TOML), validated at start-up.
 
     [default]                  # every account and locale
-    opt_out = ["halte"]        # added to the built-in words (nothing can remove them)
+    opt_out = ["halte"]        # added to the built-in words (nothing can remove them);
+                               # ["td"] makes AWS's TD an opt-out (built in: alone, a person decides)
     phrases = ["stop bugging me"]
     help_text = "Acme alerts: reply STOP to stop."
 

@@ -11,6 +11,9 @@ One module per language (``en``, ``es``, ``pt``, ``de``, ``it``, ``fr``), each h
   only for replies in this locale;
 - ``review``: opt-out words that send a longer message to a person (``review``) when they
   appear in it; not the words that are everyday words of the language (Spanish "para");
+- ``review_alone``: published opt-out words too ambiguous to decide: the whole message (courtesy
+  aside) goes to a person, the word inside a sentence is nothing (AWS's TD, a bank's name);
+  configuration can make one an opt-out (``opt_out = ["td"]``);
 - ``courtesy``: words that may surround a keyword without changing it ("please", "gracias");
   all packs' courtesy words apply to every reply;
 - ``negations``: a phrase right after one of these is reviewed, not applied;
@@ -58,6 +61,7 @@ class Pack:
     opt_in_confirmation: str
     help_text: str
     local_opt_out: tuple[str, ...] = ()
+    review_alone: tuple[str, ...] = ()
     excluded: tuple[tuple[str, str], ...] = ()
     sources: tuple[str, ...] = ()
 

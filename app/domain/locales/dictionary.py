@@ -9,47 +9,51 @@ WORDS = frozenset("""
 aalt abasta abbestelle abbestellend abbestellens abbestellten abmelde abmeldend abmeldens abmeldet
 achega acrete acular adret adrett adular afine afrete agrete aine air aja albo alco aleto algo alho
 alio alito allo almo alno alo also alt alta alte altho alti altol altor altos altro alts aluo alvo
-alzo amular anclar ande anelar angular anilar anneler annula annular annule annulee annulera annules
-annulez annullai annulli annullo anublar anudar anula anulai anulam anulara anulare anulas apara
-aparar apare apra apre aprete apto ara arar are arerete arete ariete armet arpete arrate arre arrea
-arrede arreie arrente arrenter arrentez arreo arrest arreste arreta arretar arretat arretee arretei
-arretem arretera arretes arretiez arreto arrets arrote artet artete arto asalir asir asta asto ato
-atop atto aufhoben aufholen aufhore aufhorend aufhorten auftragen ausfragen auspragen austrage
-austragend austragens austrager austragern austraten austrugen auto avrete azular baa baba baca bada
-baeta bafa baga baia baita bajar bajia bajo bala balir balta balto bana bara bare barrete basa basat
-basata basca basea basna bassa bast bastai bastam bastao bastar bastas bastat baste basti basto
-basts bata batta bava baya baza bende berma besta bija bine boja bosta bundigen busta cair caja
-cancela cancelai cancelam cancelara cancelas cancele cancellai cancellati cancellavi cancelo cancels
-cancer cancerar canelar cantel canular cara carcel care carrete casta caucel cega cesci chaga
-chancel chancelar checa chefa chegai chegam chegar chegas chego cheia chepa chera chesa cheta ciega
-cincel cincelar cine comas cuit dara dare dasta demener demove demover dende derma desabonne
-desabonnee desabonnements desabonnera desabonnerent desabonnes desabonnez desci deteler detenere
-detenez detenir detoner dimettermi dine domas duit eide eine ended enden endes endet ends endue ene
-enge ente erde esc esca esce esco espi essi evoke faine fair faja falir falto fane fara fare fasta
-feine fende fera feria ferla fermage fermai fermait fermarci fermarli fermarmi fermarti fermarvi
-fermas fermassi fermasti fermat fermata fermate fermato fermats fermavi ferme fermi fermo ferra
-ferrati ferva fice fie fiee fife fige file fina find finde fined finei finem finer fines fing finge
-fini finie fink finne fino fins finse finte fire firma firmare firmati fite five fixe fone forma
-formare formarsi formati fuit fune gaja galt gara gare garret gasta germa gnomas gomas habt haft
-hair hait haja hakt hala halat halb hale half halft hall hallt halm halo hals halte halts hare hart
-hast hasta hat haut herma hilt holt huit iara inde jara jarret jarrete jarreter jarretez kalt komas
-kundige kundigem kundigend kundigens kundiger kundiges kundigten lair laja lalto lare lasta lato
-lende line luit maja malt mare marrete merma mine mundigen naja nine noma nomad nomads nomes nommas
-noms nonas nopas noras normas notas nouas novas noyas nuit numas omas onde optou ouit paar paare
-paca pace padre paga pagar page pagre paia paie pair paira pairar paire paja pajar paje pala pale
-palir palra palrar palre palto pama pame pana panar pane papa papar pape par parai paral param parao
-parara parare paras parat parc parca parce parda parea parear pared paree parei parem pareo parer
-pares parez pari paria parie parir park parka parke parla parlar parle parme parne paro parpar parra
-parrar pars parsa parse part parta parte paru parue parva parve pasa pasar pase pasta pata pate
-patre paura paure pava pave paxa paya payar paye pende pera pere pesci phare piara pine pira pirar
-pire pora pore pra pre pura pure pyre qubit qui quia quid quiet quilt quint quio quip quis quita
-quite quito quits quitt quiz quoit raja rara rare rarete rasta recover remoce remoe remoer remoler
-remote remoter remova removed removei removem removera removers removes removeu removi removo rende
-renove renover retener revoie revoked revokes revole revote rimettersi romas sabir safir sai saia
-said saie sail sain saio saira sais sait saiu saja salar saler sali salia salie salin salio salira
-salire saliro salis salit saloir salt salto sara sarar sare sari saur sci sende shalt shop sine sir
-slop soir somas sop spara spare stair step stir sto stomp stoop stopfend stoppa stoppe stoppend
-stopps stoppt stops stor storniere stornierend stornierens stornierten stow strop stup suit sundigen
+alzo amular anclar ande anelar angular anilar anmeldung anneler annula annular annule annulee
+annulera annules annulez annullai annulli annullo anublar anudar anula anulai anulam anulara anulare
+anulas apara aparar apare apra apre aprete apto ara arar are arerete arete ariete armet arpete
+arrate arre arrea arrede arreie arrente arrenter arrentez arreo arrest arreste arreta arretar
+arretat arretee arretei arretem arretera arretes arretiez arreto arrets arrote artet artete arto
+asalir asir asta asto ato atop atto aufhoben aufhoere aufhoerend aufhoerten aufholen aufhore
+aufhorend aufhorten auftragen ausfragen auspragen austrage austragend austragens austrager
+austragern austraten austrugen auto avrete azular baa baba baca bada baeta bafa baga baia baita
+bajar bajia bajo bala balir balta balto bana bara bare barrete basa basat basata basca basea basna
+bassa bast bastai bastam bastao bastar bastas bastat baste basti basto basts bata batta bava baya
+baza bende berma besta bija bine bloquea bloqueai bloqueara bloquee bloqueei bloqueiam bloqueias
+bloqueiem bloqueies bloqueio bloquer bloquera boja boquear bosta broquear broqueia broqueie
+buendigen bundigen busta cair caja cancela cancelai cancelam cancelara cancelas cancele cancellai
+cancellati cancellavi cancellazioni cancelo cancels cancer cancerar canelar cantel canular cara
+carcel care carrete casta caucel cega cesci chaga chancel chancelar checa chefa chegai chegam chegar
+chegas chego cheia chepa chera chesa cheta ciega cincel cincelar cine cloquear comas cuit dara dare
+dasta demener demove demover dende derma desabonne desabonnee desabonnements desabonnera
+desabonnerent desabonnes desabonnez desci deteler detenere detenez detenir detoner dimettermi dine
+domas duit eide eine ended enden endes endet ends endue ene enge ente erde esc esca esce esco espi
+essi evoke faine fair faja falir falto fane fara fare fasta feine fende fera feria ferla fermage
+fermai fermait fermarci fermarli fermarmi fermarti fermarvi fermas fermassi fermasti fermat fermata
+fermate fermato fermats fermavi ferme fermi fermo ferra ferrati ferva fice fie fiee fife fige file
+fina find finde fined finei finem finer fines fing finge fini finie fink finne fino fins finse finte
+fire firma firmare firmati fite five fixe fone forma formare formarsi formati fuit fune gaja galt
+gara gare garret gasta germa gnomas gomas habt haelt haft hair hait haja hakt hala halat halb hale
+half halft hall hallt halm halo hals halte halts hare hart hast hasta hat haut herauf herma hierauf
+hilt holt huit iara inde jara jarret jarrete jarreter jarretez kalt komas kuendige kuendigend
+kuendigens kuendigten kundige kundigem kundigend kundigens kundiger kundiges kundigten lair laja
+lalto lare lasta lato lende line loquear luit maja malt mare marrete merma mettete mettila mine
+muendigen mundigen naja nine noma nomad nomads nomes nommas noms nonas nopas noras normas notas
+nouas novas noyas nuit numas omas onde optou ouit paar paare paca pace padre paga pagar page pagre
+paia paie pair paira pairar paire paja pajar paje pala pale palir palra palrar palre palto pama pame
+pana panar pane papa papar pape par parai paral param parao parara parare paras parat parc parca
+parce parda parea parear pared paree parei parem pareo parer pares parez pari paria parie parir park
+parka parke parla parlar parle parme parne paro parpar parra parrar pars parsa parse part parta
+parte paru parue parva parve pasa pasar pase pasta pata pate patre paura paure pava pave paxa paya
+payar paye pende pera pere pesci phare piantata piantava piara pine pira pirar pire pora pore pra
+pre pura pure pyre qubit qui quia quid quiet quilt quint quio quip quis quita quite quito quits
+quitt quiz quoit raja rara rare rarete rasta recover remoce remoe remoer remoler remote remoter
+remova removed removei removem removera removers removes removeu removi removo rende renove renover
+retener revoie revoked revokes revole revote rimettersi romas sabir safir saia said saie sail sain
+saio saira sais sait saiu saja salar saler sali salia salie salin salio salira salire saliro salis
+salit saloir salt salto sara sarar sare sari saur sci sende shalt shop sine sir slop smettere soir
+somas sop spara spare stair step stir sto stomp stoop stopfend stoppa stoppe stoppend stopps stoppt
+stops stor storniere stornierend stornierens stornierten stow strop stup suendigen suit sundigen
 swop taja tara tarar tare tasta tende tine tomas top topp unsubscribed unsubscribes usci vair vara
-varar vare vasta vende vine ware wende wine xara yare yerma zara
+varar vare vasta vende vine ware wende wine worauf xara yare yerma zara
 """.split())

@@ -3,10 +3,11 @@
     apt-get install wamerican wbritish wspanish wportuguese wbrazilian wngerman witalian wfrench
     python -m app.domain.locales.make_dictionary        # rewrites app/domain/locales/dictionary.py
 
-A word is listed when it is in one of those word lists (lower-case entries; German nouns too)
-and either one edit from a built-in opt-out keyword of four or more letters ("step", "shop",
-"stomp" for STOP) or, with its repeated letters collapsed, equal to a built-in opt-out keyword
-collapsed the same way ("stoop"). Run it after changing a pack's opt-out keywords.
+A word is listed when it is in one of those word lists (lower-case entries; German nouns too;
+German words also as people type them without umlauts, "ue" for "ü") and either one edit from a
+built-in opt-out keyword of four or more letters ("step", "shop", "stomp" for STOP) or, with its
+repeated letters collapsed, equal to a built-in opt-out keyword collapsed the same way ("stoop").
+Run it after changing a pack's opt-out keywords.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ FILES = {  # file -> capitalized entries count (German nouns)
 }
 TARGET = Path(__file__).with_name("dictionary.py")
 EXTRA = ("step", "shop", "stomp")  # the issue's examples: listed whatever the word lists say
+UMLAUTS = {"ngerman"}  # lists whose words are also typed with "ae", "oe", "ue" for "ä", "ö", "ü"
+_SPELLED = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "Ä": "Ae", "Ö": "Oe", "Ü": "Ue"})
 
 
 def dictionary_words() -> set[str]:
@@ -32,9 +35,10 @@ def dictionary_words() -> set[str]:
             entry = line.strip()
             if not entry or not (entry.islower() or (capitals and entry == entry.capitalize())):
                 continue
-            normalized = words(entry)
-            if len(normalized) == 1:
-                found.add(normalized[0])
+            for spelling in {entry, entry.translate(_SPELLED)} if name in UMLAUTS else {entry}:
+                normalized = words(spelling)
+                if len(normalized) == 1:
+                    found.add(normalized[0])
     return found
 
 

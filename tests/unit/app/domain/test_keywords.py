@@ -62,9 +62,11 @@ CASES: list[tuple[str, Intent]] = [
     ("please don't remove me", REVIEW), ("do not remove me", REVIEW), ("never stop texting me", REVIEW),
     # a keyword with only courtesy or emphasis around it: that keyword (issue 9; these were review before)
     ("stop please", OUT), ("please stop", OUT), ("STOP STOP", OUT),
+    # a plain request around the keyword: decided at once (issue 23; "I want to opt out" was review)
+    ("I want to opt out", OUT), ("I would like to unsubscribe", OUT), ("I want to opt out now", OUT),
     # keyword as a separate word inside a longer message: review
     ("we have got to STOP this bill", REVIEW),
-    ("Stop by at 5", REVIEW), ("I want to opt out", REVIEW), ("cancel my appointment", REVIEW),
+    ("Stop by at 5", REVIEW), ("I want to opt out of the survey", REVIEW), ("cancel my appointment", REVIEW),
     ("the end", REVIEW), ("I quit smoking", REVIEW), ("unsubscribe from emails", REVIEW), ("stop all of it", REVIEW),
     ("arrêt immédiat", REVIEW),
     # keyword inside another word: never an opt-out
@@ -111,7 +113,8 @@ def test_fcc_words_all_opt_out():
         ("please stop texting me", "stop texting me", Rule.PHRASE),
         ("don't remove me", "remove me", Rule.NEGATED_PHRASE),
         ("Stop by at 5", "stop", Rule.EMBEDDED_KEYWORD),
-        ("I want to opt out now", "opt out", Rule.EMBEDDED_KEYWORD),
+        ("I want to opt out of the survey", "opt out", Rule.EMBEDDED_KEYWORD),
+        ("I want to opt out now", "i want to opt out", Rule.PHRASE),  # issue 23: was embedded_keyword
         ("hello", None, None),
     ],
 )

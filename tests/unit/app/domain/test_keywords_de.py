@@ -16,7 +16,24 @@ CASES = pack_cases("de") + [
     ("lass mich in Ruhe", OUT), ("Nehmen Sie mich von der Liste", OUT), ("löschen Sie meine Nummer", OUT),
     ("schickt mir keine Nachrichten mehr", OUT), ("hört auf mir zu schreiben", OUT),
     # a person decides
-    ("Ich will meinen Vertrag kündigen", REVIEW), ("stpop", REVIEW), ("abmleden", REVIEW), ("kuendigen", REVIEW),
+    ("Ich will meinen Vertrag kündigen", REVIEW), ("stpop", REVIEW), ("abmleden", REVIEW),
+    # umlauts typed as "ue", "oe": the word itself (issue 23: "kuendigen" was reviewed as a typo)
+    ("kuendigen", OUT), ("KUENDIGEN", OUT), ("aufhoeren", OUT), ("Kündigung", OUT), ("kuendigung", OUT),
+    ("Loeschen Sie meine Nummer", OUT), ("ich moechte keine SMS mehr", OUT), ("Hoert auf mir zu schreiben", OUT),
+    ("Ich möchte diese Nachrichten nicht mehr erhalten", OUT), ("bitte nicht mehr belaestigen", OUT),
+    ("kündgien", REVIEW), ("kuendgien", REVIEW),
+    # plain requests of issue 23
+    ("Hört auf", OUT), ("Hören Sie bitte auf", OUT), ("hoer auf", OUT), ("Abmeldung", OUT),
+    ("Bitte melden Sie mich ab", OUT), ("meld mich ab", OUT), ("Kein Interesse, bitte austragen", OUT),
+    ("falsche Nummer. Stopp", OUT), ("SMS abbestellen", OUT), ("Ich will das nicht mehr", OUT),
+    ("lasst mich endlich in Ruhe", OUT), ("Nummer bitte löschen", OUT), ("aus der Liste streichen", OUT),
+    ("Ich will nicht mehr angeschrieben werden", OUT), ("schickt mir nichts mehr", OUT),
+    ("Keine weiteren SMS", OUT), ("hört auf zu nerven", OUT), ("stoppen Sie diese Nachrichten", OUT),
+    # and what still must not
+    ("ich will das nicht mehr machen", NOT_OUT), ("Melde mich ab ins Bett", NOT_OUT), ("Anmeldung", NONE),
+    ("worauf wartest du?", NONE), ("hierauf", NONE), ("kein Interesse", NONE), ("falsche Nummer", NONE),
+    ("SMS abbestellen geht nicht?", NOT_OUT), ("stoppen Sie die Werbung von Firma X", NOT_OUT),
+    ("melden Sie mich zum Kurs an", NONE), ("löschen Sie meine Nummer von der Warteliste", NOT_OUT),
     # must not opt out
     ("ist halt so", NONE), ("Ende der Woche", NONE), ("bis morgen", NONE), ("Haltestelle", NONE),
     ("ich möchte keine Nachricht verpassen", NONE), ("ja", NONE), ("Nehmen Sie mich von der Warteliste", NONE),

@@ -59,6 +59,18 @@ CASES = pack_cases("en") + [
     ("call me", NONE), ("no thanks", NONE), ("not now", NONE), ("stopping by later", NONE), ("yess", NONE),
     ("step", NONE), ("shop", NONE), ("stomp", NONE), ("stoop", NONE), ("I live in Palo Alto", NONE),
     ("text me when you're here", NONE), ("please call me back", NONE), ("Don't worry about it", NONE),
+    # issue 23: plain requests that waited for a person
+    ("I want to opt out", OUT), ("I want to unsubscribe", OUT), ("I would like to unsubscribe", OUT),
+    ("I'd like to be removed from your list", OUT), ("Please take my number off your list", OUT),
+    ("Stop the texts", OUT), ("Please stop all messages", OUT), ("Wrong number please remove", OUT),
+    ("not interested. stop", OUT), ("Cancel my subscription to these texts", OUT), ("I want off this list", OUT),
+    ("unsubscribe me from your texts", OUT), ("I want to stop receiving these texts", OUT),
+    # ... and their look-alikes: another list or thing, a time, a negation, a question
+    ("I want to opt out of the survey", REVIEW), ("I'd like to unsubscribe from emails", REVIEW),
+    ("I don't want to unsubscribe", REVIEW), ("I want to unsubscribe after this week", REVIEW),
+    ("take my number off the waitlist", NOT_OUT), ("cancel my subscription to the magazine", NOT_OUT),
+    ("stop the notifications for my order", NOT_OUT), ("how do i stop the notifications", NOT_OUT),
+    ("stop the texts after 9pm", REVIEW), ("wrong number, stop by tomorrow", NOT_OUT), ("I want off the waitlist", NONE),
 ]
 
 

@@ -27,6 +27,26 @@ CASES = pack_cases("es") + [
     ("alta", NONE), ("bajo", NONE), ("salto", NONE), ("vale, gracias", NONE), ("no, gracias", NONE),
     ("no me interesa", NONE), ("no quiero perderme sus mensajes", NONE), ("no me envíes el recibo todavía", NONE),
     ("cambié mi número", NONE), ("Gracias!", NONE), ("hola", NONE), ("perfecto", NONE),
+    # issue 23: the verbs people write (Bird/Sinch's DETENER, BMGTwilioFlex's "detener promociones") and the
+    # English grammar's shapes
+    ("Detener mensajes", OUT), ("detener los mensajes", OUT), ("detener promociones", OUT), ("Detengan los mensajes", OUT),
+    ("Paren los mensajes", OUT), ("cancelen los mensajes", OUT), ("suspendan el envío de mensajes", OUT),
+    ("No quiero recibir más", OUT), ("no quiero recibir mas", OUT), ("no quiero que me escriban", OUT),
+    ("ya no quiero que me manden mensajes", OUT), ("quiero que me saquen de la lista", OUT),
+    ("Dejen de enviar mensajes", OUT), ("dejen de mandar", OUT), ("Quiero desuscribirme", OUT),
+    ("Salir de la lista", OUT), ("quiero salir de la lista", OUT), ("Cancelar suscripción", OUT),
+    ("Quiero cancelar la suscripción", OUT), ("bájenme de la lista", OUT), ("no me vuelvan a mandar mensajes", OUT),
+    ("ya no quiero estar en su lista", OUT), ("quiero dejar de recibir sus mensajes", OUT),
+    ("DETENER", OUT), ("detener por favor", OUT),
+    # ... and their look-alikes
+    ("para los mensajes de mañana", NONE), ("¿cómo detener las notificaciones?", NONE),
+    ("paren los mensajes del banco", NOT_OUT), ("cancelar mis mensajes programados", NOT_OUT),
+    ("detengan los mensajes después de las 9", REVIEW), ("no quiero que dejen de escribirme", NOT_OUT),
+    ("no quiero nada", NONE), ("no quiero recibir el pedido", NONE), ("salir de la lista de espera", NOT_OUT),
+    ("cancelar la suscripción a la revista", NOT_OUT), ("quiero darme de baja del gimnasio", NOT_OUT),
+    ("quiero dar de baja usuarios antiguos", NOT_OUT), ("¡Ya basta de escribir las paredes con aerosol!", NOT_OUT),
+    ("para no molestar a la orquesta", NONE), ("El que tenga hijo varón, no llame a otro ladrón", NONE),
+    ("no quiero cancelar la suscripción", REVIEW),
 ]
 
 

@@ -24,6 +24,17 @@ CASES = pack_cases("fr") + [
     ("il me faut plus de SMS dans mon forfait", NONE), ("oui", NONE), ("merci", NONE),
     ("retirez-moi de la liste d'attente", NOT_OUT), ("j'ai changé mon numéro", NONE), ("plus tard", NONE),
     ("je ne peux plus attendre", NONE), ("bonjour", NONE), ("d'accord", NONE), ("arête", NONE),
+    # issue 23: plain requests that waited for a person, and accents left out or ligatures typed apart
+    ("Arrêtez les SMS", OUT), ("arretez les messages svp", OUT), ("Annuler mon abonnement", OUT),
+    ("merci d'annuler mon abonnement", OUT), ("Je veux arrêter de recevoir des SMS", OUT),
+    ("Je ne veux plus être contacté", OUT), ("je ne veux plus etre contactee", OUT), ("Je ne veux plus rien recevoir", OUT),
+    ("cessez d'envoyer des SMS", OUT), ("cessez les envois", OUT), ("stop aux SMS", OUT), ("arrêt des messages", OUT),
+    ("je souhaite être retiré de la liste", OUT), ("desabonnez moi", OUT), ("DESINSCRIPTION", OUT),
+    # ... and their look-alikes
+    ("comment arrêter les notifications ?", NONE), ("arrêtez les SMS de la banque", NOT_OUT),
+    ("annuler mon abonnement à la salle de sport", NOT_OUT), ("arrêtez les SMS après 20h", REVIEW),
+    ("je ne veux plus rien manger", NONE), ("je ne veux plus être contacté après 20h", REVIEW),
+    ("le cœur n'y est plus", NONE),
 ]
 
 

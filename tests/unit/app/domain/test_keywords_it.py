@@ -23,6 +23,19 @@ CASES = pack_cases("it") + [
     ("toglietemi dalla lista d'attesa", NOT_OUT), ("non voglio perdere i vostri messaggi", NONE),
     ("non mandatemi la fattura", NONE), ("toglimi un dubbio", NONE), ("ferma lì", NOT_OUT), ("pasta", NONE),
     ("ciao", NONE), ("va bene", NONE), ("fermo", NONE),
+    # issue 23: plain requests that waited for a person, accents typed as apostrophes ("piu'")
+    ("Voglio disiscrivermi", OUT), ("Vorrei essere rimosso dalla lista", OUT), ("Vorrei cancellarmi", OUT),
+    ("Voglio cancellarmi dalla lista", OUT), ("Annulla iscrizione", OUT), ("Annullare l'iscrizione", OUT),
+    ("Cancellazione", OUT), ("Piantatela di scrivermi", OUT), ("Smettetela", OUT), ("smettila!", OUT),
+    ("Non voglio essere contattato", OUT), ("Non voglio più essere contattata", OUT), ("non scrivetemi piu'", OUT),
+    ("Non voglio piu' ricevere messaggi", OUT), ("fermate i messaggi", OUT), ("bloccate l'invio dei messaggi", OUT),
+    ("cancellate i miei dati", OUT), ("non scrivete più a questo numero", OUT),
+    # ... and their look-alikes
+    ("annullare l'iscrizione al corso", NOT_OUT), ("vorrei essere rimosso dal gruppo calcetto", NOT_OUT),
+    ("non voglio essere contattato dopo le 20", REVIEW), ("smettila di ridere", NONE), ("non voglio", NONE),
+    ("come bloccare i messaggi sul telefono?", NONE), ("fermate i messaggi della banca", NOT_OUT),
+    ("Perché non scrivi un bel libro?", NONE), ("Non disturbate coloro che sono in sosta", NONE),
+    ("cancellazioni", NONE),
 ]
 
 
