@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+import urllib.error
 import urllib.parse
 import urllib.request
 import zipfile
@@ -156,11 +157,15 @@ async def test_after_a_sigkill_every_entry_points_to_its_committed_record(topolo
         assert body["state"]["opted_out"] is True
 
 
+ADMIN_TOKEN = "timeline-admin-token-20"
+
+
 async def test_either_of_two_workers_answers_every_timeline_and_a_period_packet_holds_every_number(
         topology, workers, tmp_path):
-    first = Worker(topology, tmp_path / "a")
+    admin = {"OPTOUT_ADMIN_TOKEN": ADMIN_TOKEN}  # a period's packet holds whole numbers: the admin's only
+    first = Worker(topology, tmp_path / "a", extra_env=admin)
     workers.append(first.start())
-    second = Worker(topology, tmp_path / "b")
+    second = Worker(topology, tmp_path / "b", extra_env=admin)
     workers.append(second.start())
     numbers = [f"+1718555{n:04d}" for n in range(3100, 3116)]
     await produce(topology.bootstrap, topology.inbound, [reply(f"tw-{n}", n, "STOP") for n in numbers])
@@ -176,8 +181,13 @@ async def test_either_of_two_workers_answers_every_timeline_and_a_period_packet_
     query = urllib.parse.urlencode({"since": (since - timedelta(seconds=1)).isoformat(),
                                     "until": (since + timedelta(minutes=10)).isoformat()})
     for worker in (first, second):
+        viewer = urllib.request.Request(f"{worker.url}/evidence?{query}",
+                                        headers={"Authorization": f"Bearer {VIEWER_TOKEN}"})
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(viewer, timeout=60)
+        assert refused.value.code == 403
         req = urllib.request.Request(f"{worker.url}/evidence?{query}",
-                                     headers={"Authorization": f"Bearer {VIEWER_TOKEN}"})
+                                     headers={"Authorization": f"Bearer {ADMIN_TOKEN}"})
         with urllib.request.urlopen(req, timeout=60) as resp:
             archive = zipfile.ZipFile(io.BytesIO(resp.read()))
         packed = json.loads(archive.read("evidence/timeline.json"))["timelines"]
