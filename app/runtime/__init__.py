@@ -2,6 +2,8 @@
 
 - :mod:`kafka_ports` the engine's ports on aiokafka (group consumer, producers,
   transactional task producers, changelog reader);
+- :mod:`kafka_security` every Kafka client's options (TLS, SASL) and the start-up access check;
+- :mod:`cluster_keys` the keys workers trust each other with (from OPTOUT_CLUSTER_SECRET);
 - :mod:`rocks` the state store on RocksDB (rocksdict);
 - :mod:`assignor` co-partitioned assignment, and who owns which partition;
 - :mod:`host` the engine as a Faust service: its tasks, standbys, health;
