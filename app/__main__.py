@@ -7,6 +7,13 @@
     python -m app import-optouts FILE --account ID --source-format csv|twilio|aws|activecampaign [--dry-run]
                                          record the opt-outs of another product's export
     python -m app check-config           the effective settings (secrets masked), or what is wrong
+    python -m app reply --from NUMBER [--account ID] [--locale L] TEXT
+                                         produce a contact's reply to sms.inbound; print its message id
+    python -m app send --to NUMBER [--account ID] TEXT
+                                         produce a send request to sms.outbound; print its message id
+    python -m app tail [--follow] [--from-beginning] [--numbers] [TOPIC ...]
+                                         the outcomes, one line each, as they are committed
+    python -m app demo                   a short scripted story against the running worker (make demo)
     python -m app --version
 
 Settings that cannot be used (a misspelt OPTOUT_* variable, a value out of range, an unknown
@@ -174,6 +181,74 @@ def _check_config() -> int:
     return 0
 
 
+def _put(args: argparse.Namespace) -> int:
+    from app.runtime.cli.put import put, reply_record, send_record
+
+    settings = get_settings()
+    if args.command == "reply":
+        record = reply_record(settings, args.from_, args.text, account=args.account, locale=args.locale,
+                              to=args.to, message_id=args.message_id)
+    else:
+        record = send_record(settings, args.to, args.text, account=args.account, message_id=args.message_id)
+    if record.note:
+        print(f"note: {record.note}", file=sys.stderr)
+    sent = asyncio.run(put(settings, record))
+    print(record.message_id)
+    print(f"produced to {record.topic} (partition {sent.partition}, offset {sent.offset}); see what comes out: "
+          f"python -m app tail --follow", file=sys.stderr)
+    return 0
+
+
+def _tail(args: argparse.Namespace) -> int:
+    from app.runtime.cli.tail import check_numbers_allowed, resolve_topics, run_tail
+
+    settings = get_settings()
+    resolve_topics(settings, args.topics)  # an unknown name: said before connecting
+    if args.numbers:
+        check_numbers_allowed(settings, args.admin_token)
+    return run_tail(settings, args.topics, follow=args.follow, from_beginning=args.from_beginning,
+                    numbers=args.numbers)
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from app.runtime.cli.demo import run_demo
+
+    return run_demo(get_settings(), timeout_s=args.timeout)
+
+
+def _client_command(args: argparse.Namespace) -> int:
+    """reply, send, tail, demo: one line and exit 2 when the broker or the topics cannot be used."""
+    from app.runtime import quiet_logs
+    from app.runtime.cli.kafka_io import CommandError, quiet_client_logs
+
+    logging.basicConfig(level=logging.WARNING, format="[%(asctime)s] %(levelname)s %(name)s: %(message)s")
+    quiet_logs.install()
+    quiet_client_logs()
+    command = {"reply": _put, "send": _put, "tail": _tail, "demo": _demo}[args.command]
+    try:
+        return command(args)
+    except CommandError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+TAIL_EPILOG = """Each line: time, topic, number, account, what happened, message id; e.g.
+  12:01:03 suppressed +*******0100 acme  opted_out  s-123
+
+Numbers (and whatever else an upstream wrote: accounts, texts, ids) are masked. --numbers shows
+them whole to the holder of the admin token: OPTOUT_ADMIN_TOKEN must be set in the environment (the
+workers' admin token) and --admin-token, if given, must equal it.
+
+TOPIC: provider, suppressed, consent, review, deadletter (the default: all five), inbound, outbound,
+status, or a topic's name; the names come from the OPTOUT_*_TOPIC settings.
+
+Without --from-beginning, tail starts at the end and follows (only what comes next); with it, it
+prints what the topics hold and stops, unless --follow. Ctrl-C ends it.
+"""
+
+
 def _version() -> str:
     from importlib.metadata import PackageNotFoundError, version
 
@@ -221,6 +296,43 @@ def _main(argv: list[str] | None) -> int:
                           help="how long to wait for the worker to apply them and report the outcomes "
                                "(default 120; 0: do not wait)")
     importer.add_argument("--json", action="store_true", help="print the summary as JSON")
+    reply = sub.add_parser("reply", help="produce a contact's reply (sms.inbound) and print its message id",
+                           description="Produce a contact's reply to the inbound topic, as an upstream service "
+                                       "would: checked against schemas/inbound.py, keyed by the E.164 number, "
+                                       "acks=all. Prints its message id.")
+    reply.add_argument("--from", dest="from_", required=True, metavar="NUMBER", help="the contact's number")
+    reply.add_argument("--account", default="default", help="the account (default: default)")
+    reply.add_argument("--locale", default=None, help="the reply's locale, e.g. es (selects the keywords)")
+    reply.add_argument("--to", default=None, metavar="NUMBER", help="our number the contact replied to")
+    reply.add_argument("--message-id", default=None, help="its id (default: a fresh cli-... id)")
+    reply.add_argument("text", metavar="TEXT")
+    send = sub.add_parser("send", help="produce a send request (sms.outbound) and print its message id",
+                          description="Produce a send request to the outbound topic, as an upstream service "
+                                      "would: checked against schemas/outbound.py, keyed by the E.164 number, "
+                                      "acks=all. Prints its message id; see its outcome with tail.")
+    send.add_argument("--to", required=True, metavar="NUMBER", help="the contact's number")
+    send.add_argument("--account", default="default", help="the account (default: default)")
+    send.add_argument("--message-id", default=None, help="its id (default: a fresh cli-... id)")
+    send.add_argument("text", metavar="TEXT")
+    tail = sub.add_parser("tail", help="print the outcomes, one line each, as they are committed",
+                          formatter_class=argparse.RawDescriptionHelpFormatter, epilog=TAIL_EPILOG,
+                          description="Print the records of the output topics as they are committed "
+                                      "(read_committed):\nsends cleared for the provider, suppressions with their "
+                                      "reasons, consent events, review items,\ndead letters.")
+    tail.add_argument("topics", nargs="*", metavar="TOPIC", help="what to show (default: every outcome)")
+    tail.add_argument("-f", "--follow", action="store_true", help="keep waiting for new records")
+    tail.add_argument("--from-beginning", action="store_true", help="start at the topics' beginnings")
+    tail.add_argument("--numbers", action="store_true", help="show numbers whole (needs the admin token)")
+    tail.add_argument("--admin-token", default=None,
+                      help="the admin token, to check it is OPTOUT_ADMIN_TOKEN (a command line is visible to "
+                           "other users: the environment is the better place)")
+    demo = sub.add_parser("demo", help="play a short scripted story against the running worker",
+                          description="STOP, a suppressed send, ALTO in Spanish, HELP, a reply for review, "
+                                      "START and a delivered send, a provider's 21610 receipt: each record "
+                                      "produced, its outcome awaited and shown with the number's timeline link. "
+                                      "Exit 1 if an outcome does not come.")
+    demo.add_argument("--timeout", type=float, default=60.0, metavar="SECONDS",
+                      help="how long each step waits for its outcome (default 60)")
     args = parser.parse_args(argv)
     from app.runtime import log_mask
 
@@ -229,6 +341,8 @@ def _main(argv: list[str] | None) -> int:
         return _check_config()
     if args.command == "classify":
         return _classify(args.text, args.account, args.locale)
+    if args.command in ("reply", "send", "tail", "demo"):
+        return _client_command(args)
     if args.command == "import-optouts":
         logging.basicConfig(level=logging.WARNING, format="[%(asctime)s] %(levelname)s %(name)s: %(message)s")
         return _import_optouts(args)

@@ -12,6 +12,12 @@ Outside broker outages, :class:`CollapseRepeats` lets the first warning or error
 of each kind (logger and template) through, holds back repeats for ``window_s``
 seconds, and then says how many it held back: a flood of crafted records that
 each trigger the same warning makes one line a minute, not one per record.
+
+:class:`RoutineClientLines` quiets what the Kafka client says at every start that is no
+news: "Discovered coordinator ... for group id ..." (one line per producer: about 65 at a
+worker's start) becomes DEBUG, and "Group Coordinator Request failed" while the group's
+coordinator is not elected yet (a new broker, a new group) becomes one INFO line; only if
+the coordinator stays away for ``grace_s`` are the client's errors shown as they are.
 """
 
 from __future__ import annotations
@@ -130,12 +136,68 @@ class CollapseRepeats(logging.Filter):
         return False
 
 
+# (logger, template) of aiokafka's INFO lines that are no news: made DEBUG
+ROUTINE = frozenset({
+    ("aiokafka.producer.sender", "Discovered coordinator %s for group id %s"),
+    ("aiokafka.producer.sender", "Discovered coordinator %s for transactional id %s"),
+    ("aiokafka.consumer.group_coordinator", "Discovered coordinator %s for group %s"),
+})
+COORDINATOR_LOGGER = "aiokafka.consumer.group_coordinator"
+COORDINATOR_FAILED = "Group Coordinator Request failed: %s"
+# GroupLoadInProgress, GroupCoordinatorNotAvailable, NotCoordinatorForGroup: a coordinator being elected
+COORDINATOR_PENDING = frozenset({14, 15, 16})
+WAITING = "waiting for the group coordinator (%s): usual while a new broker or group elects it"
+
+
+class RoutineClientLines(logging.Filter):
+    """On aiokafka's loggers (a logger's own filter: it runs before any handler's)."""
+
+    def __init__(self, grace_s: float = 30.0, clock: Callable[[], float] = time.monotonic) -> None:
+        super().__init__()
+        self.grace_s = grace_s
+        self.clock = clock
+        self.waiting_since: float | None = None  # the coordinator was not available, and not found since
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        template = str(record.msg)
+        if (record.name, template) in ROUTINE:
+            if record.name == COORDINATOR_LOGGER:
+                self.waiting_since = None  # found: a later wait is news again
+            return _demote(record, logging.DEBUG)
+        if record.name != COORDINATOR_LOGGER or template != COORDINATOR_FAILED:
+            return True
+        error = record.args[0] if isinstance(record.args, tuple) and record.args else None
+        if getattr(error, "errno", None) not in COORDINATOR_PENDING:
+            return True
+        now = self.clock()
+        if self.waiting_since is None:
+            self.waiting_since = now
+            record.msg, record.args = WAITING, (type(error).__name__,)
+            return _demote(record, logging.INFO)
+        if now - self.waiting_since < self.grace_s:
+            return _demote(record, logging.DEBUG)
+        return True  # it lasts: the client's own error (collapsed by CollapseRepeats)
+
+
+def _demote(record: logging.LogRecord, level: int) -> bool:
+    """``record`` at ``level``; whether its logger still shows that level."""
+    if record.levelno > level:
+        record.levelno, record.levelname = level, logging.getLevelName(level)
+    return logging.getLogger(record.name).isEnabledFor(record.levelno)
+
+
 BROKER = BrokerWatch()
 _COLLAPSE = CollapseRepeats(watch=BROKER)
+CLIENT_LINES = RoutineClientLines()
 
 
 def install(root: logging.Logger | None = None) -> None:
-    """On every handler of the root logger (every logger's records propagate there)."""
+    """On every handler of the root logger (every logger's records propagate there), and on
+    the Kafka client's loggers whose routine lines are quieted."""
     for handler in (root or logging.getLogger()).handlers:
         if _COLLAPSE not in handler.filters:
             handler.addFilter(_COLLAPSE)
+    for name in sorted({name for name, _ in ROUTINE}):
+        logger = logging.getLogger(name)
+        if CLIENT_LINES not in logger.filters:
+            logger.addFilter(CLIENT_LINES)

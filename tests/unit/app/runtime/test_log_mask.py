@@ -94,13 +94,86 @@ def test_a_written_number_keeps_at_most_its_last_four_digits_wherever_it_stands(
     assert digits[:-4] not in ascii_digits(redact(written))
 
 
+MACHINE_ID = re.compile(r"(?<![^\W_])(?:[0-9a-fA-F]{8}(?:-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}|[0-9a-fA-F]{32,})(?![^\W_])")
+
+
 @given(st.text())
 @settings(max_examples=400, deadline=None)
 def test_masking_never_fails_and_never_adds_digits(text):
     masked = mask(text)
     assert len(ascii_digits(masked)) <= len(ascii_digits(text))
-    assert re.search(r"\d{7}", masked) is None  # no run of 7 digits survives
+    assert re.search(r"\d{7}", MACHINE_ID.sub("<id>", masked)) is None  # no run of 7 digits survives
     assert mask(masked) == masked  # idempotent
+
+
+# ---------------------------------------------------------------- machine ids (UUIDs, hex ids)
+
+MEMBER_ID_LINE = "Joined group 'sms-optout' (generation 1) with member_id sms-optout-worker-{}"
+
+
+@pytest.mark.parametrize("text", [
+    MEMBER_ID_LINE.format("19caad97-2bc5-44e4-9482-d35d0289ebb8"),
+    MEMBER_ID_LINE.format("d35d0289-2bc5-44e4-9482-1234567890ab"),  # a 10-digit run in the last group
+    MEMBER_ID_LINE.format("12345678-9012-4345-8678-90123456789a"),  # digits, but for one letter ...
+    "member_id=aiokafka-0.14.0-8E3C2B1A-1234-4567-8901-234567890123",  # ... upper case, after a version
+    "keywords_id sha256:5f0d1234567890abcdef1234567890abcdef1234567890abcdef1234567890ab",
+    "payload_sha256 9b71d224bd62f3785d96d46ad3ea3d73319bfbc2890caadae2dff72519673ca7",
+    "trace 0af7651916cd43dd8448eb211c80319c",  # 32 hex digits
+    "commit 4b825dc642cb6eb9a060e54bf8d69288fbee4904 (SHA-1)",
+])
+def test_uuids_and_hex_ids_are_left_alone(text):
+    assert mask(text) == text
+
+
+@given(st.uuids(), st.sampled_from(["sms-optout-worker-", "member_id ", "w-", "(", "id=", ""]),
+       st.sampled_from(["", " ", ")", ",", "-x"]), st.booleans())
+@settings(max_examples=300, deadline=None)
+def test_every_uuid_is_left_alone_whole(uuid, before, after, upper):
+    text = before + (str(uuid).upper() if upper else str(uuid)) + after
+    assert mask(text) == text
+
+
+@given(st.binary(min_size=1, max_size=64), st.sampled_from(["sha256:", "digest ", "/", ""]))
+@settings(max_examples=300, deadline=None)
+def test_a_hex_digest_is_left_alone_from_its_first_letter_to_its_last(data, before):
+    import hashlib
+
+    digest = hashlib.sha256(data).hexdigest()
+    masked = mask(before + digest)
+    letters = [i for i, c in enumerate(digest) if c in "abcdef"]
+    inner = digest[letters[0]:letters[-1] + 1]
+    head, kept, tail = masked.rpartition(inner)
+    assert kept  # the digits between its letters are kept
+    assert head == mask(before + digest[:letters[0]]) and tail == mask(digest[letters[-1] + 1:])  # as ever
+
+
+@pytest.mark.parametrize(("text", "masked"), [
+    ("abc4155550100def", "abc******0100def"),  # letters on both sides, but no id: a short token
+    ("deadbeef4155550100cafe", "deadbeef******0100cafe"),  # hex letters, 22 characters: no id either
+    ("4155550100-d35d0289-2bc5-44e4-9482-d35d0289ebb8", "******0100-d35d0289-2bc5-44e4-9482-d35d0289ebb8"),
+    ("+1 415 555 0100-0289d35d-2bc5-44e4-9482-d35d0289ebb8",  # digits run on into the UUID: read as before
+     "+* *** *** ****-0289d35d-2bc5-44e4-9482-d35d0289ebb8"),  # (up to its first letter)
+    ("d35d0289-2bc5-44e4-9482-d35d0289ebb8, 4155550100", "d35d0289-2bc5-44e4-9482-d35d0289ebb8, ******0100"),
+    ("d35d0289-2bc5-44e4-9482-d35d0289ebb0 415 555 0100",  # ... and out of it
+     "d35d0289-2bc5-44e4-9482-d35d0289ebb* *** *** 0100"),
+    ("+14155550100d35d0289-2bc5-44e4-9482-d35d0289ebb8", "+*******0100d35d0289-2bc5-44e4-9482-d35d0289ebb8"),
+    ("+12345678-1234-4abc-8123-123456789012", "+********-*234-4abc-8123-123456789012"),  # a plus runs on
+    ("4155550100" + "ab" * 12 + "4155550101", "******0100" + "ab" * 12 + "******0101"),  # a hex id's edges
+    ("sms-optout-worker-19caad97-2bc5-44e4-9482-d35d0289ebb8x4155550100",  # a letter touches it: no UUID
+     "sms-optout-worker-19caad97-2bc5-44e4-9482-d35d0289ebb8x******0100"),
+    ("41555501-0012-3456-7890-123456789012", "********-****-****-****-********9012"),  # no letter: no id
+])
+def test_a_phone_number_beside_or_in_an_id_lookalike_is_still_masked(text, masked):
+    assert mask(text) == masked
+
+
+@given(written_numbers(), st.uuids(), st.sampled_from(["", " ", "-", ":", "/", "_", ", "]), st.booleans())
+@settings(max_examples=400, deadline=None)
+def test_a_written_number_next_to_a_uuid_keeps_at_most_its_last_four_digits(number, uuid, glue, first):
+    digits, written = number
+    text = f"{written}{glue}{uuid}" if first else f"{uuid}{glue}{written}"
+    masked = ascii_digits(mask(text))
+    assert digits not in masked or digits in ascii_digits(str(uuid))
 
 
 @given(st.text(alphabet=st.characters(blacklist_categories=("Nd",)), max_size=50))
