@@ -4,7 +4,10 @@ real worker on a real broker.
 Playwright's own browser download needs a CDN, so the system browser is launched by its
 path (``.ci/run`` installs it when it is missing). The test signs in with the viewer
 token, sees the charts and tables render with data, searches an opted-out number, opens
-its timeline and finds the STOP. Screenshots are saved in ``.artifacts/`` (git-ignored);
+its timeline and finds the STOP; in the recent outcomes panel it finds the suppressed sends
+(with their reason), the consent events and the review item, masked, and follows a row's
+timeline link (a sealed reference: no number in the page) to the number's timeline, masked
+for the viewer. Screenshots are saved in ``.artifacts/`` (git-ignored);
 with ``OPTOUT_UPDATE_SCREENSHOT=1`` the dashboard's is copied to ``docs/img/dashboard.png``
 (the README's).
 """
@@ -126,11 +129,22 @@ def test_sign_in_see_the_dashboard_and_a_numbers_timeline(kafka_bootstrap, worke
         for chart in ("#chart-minute", "#chart-hour"):
             page.wait_for_selector(f"{chart} canvas", timeout=15_000)
             until(page, lambda chart=chart: int(page.get_attribute(chart, "data-total") or 0) >= 5)
-        # tables: totals, recent consent events (masked), suppressed, workers, review queue
+        # tables: totals, recent outcomes (masked), suppressed, workers, review queue
         until(page, lambda: page.locator("#recent tbody tr").count() >= 5)
+        until(page, lambda: page.locator("#recent tbody tr.kind-suppressed").count() >= 2
+              and page.locator("#recent tbody tr.kind-review").count() >= 1)
         recent = page.inner_text("#recent")
         assert "opt_out" in recent and "opt_in" in recent
+        assert "suppressed" in recent and "opted_out" in recent and "review queued" in recent
         assert OPTED_OUT not in recent and OPTED_OUT[-4:] in recent  # masked: last 4 digits
+        html = page.content()
+        for number in (OPTED_OUT, CAME_BACK, ALSO_OUT, SPANISH, REVIEWED):  # nowhere in the page, links included
+            assert number not in html and number[1:] not in html, number
+        links = page.locator("#recent a.timeline")
+        assert links.count() >= 5
+        suppressed = page.locator("#recent tbody tr.kind-suppressed", has_text=OPTED_OUT[-4:]).first
+        link = suppressed.locator("a.timeline").get_attribute("href")
+        assert link.startswith("/numbers/ref/")
         until(page, lambda: page.locator("#reviews tbody tr").count() >= 1)
         assert REVIEWED[-4:] in page.inner_text("#reviews") and REVIEWED not in page.inner_text("#reviews")
         assert page.locator("#totals .tile").count() >= 3
@@ -141,6 +155,14 @@ def test_sign_in_see_the_dashboard_and_a_numbers_timeline(kafka_bootstrap, worke
         if os.environ.get("OPTOUT_UPDATE_SCREENSHOT") == "1":
             (REPO / "docs" / "img").mkdir(parents=True, exist_ok=True)
             shutil.copyfile(ARTIFACTS / "dashboard.png", REPO / "docs" / "img" / "dashboard.png")
+
+        # a suppressed send's row leads to its number's timeline, masked for the viewer
+        page.goto(f"{worker.url}{link}")
+        assert page.inner_text("#timeline-number") == "+*******" + OPTED_OUT[-4:]
+        assert "Opted out" in page.inner_text("#timeline-state")
+        assert page.locator("#timeline-events tbody tr.intent-opt_out").count() >= 1
+        assert OPTED_OUT not in page.content() and OPTED_OUT[1:] not in page.content()
+        page.screenshot(path=str(ARTIFACTS / "timeline-by-link.png"), full_page=True)
 
         # the search box leads to the number's timeline, which holds the STOP
         page.fill("#search-number", "(415) 555-0181")

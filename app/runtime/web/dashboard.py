@@ -8,13 +8,18 @@
     GET  /dashboard/worker     this worker's part of the pipeline health (no numbers; asked by the others)
     GET  /numbers?number=      the search box: redirects to the number's timeline
     GET  /numbers/{number}     a number's consent timeline (``GET /optouts/{number}/history``) as a table
+    GET  /numbers/ref/{ref}    the timeline a row of the recent outcomes panel links to: the number is
+                               sealed in ``ref`` (:class:`dashboard_data.References`), never in the page;
+                               shown masked to a viewer, whole to the admin
     GET  /static/{file}        the page's CSS and JavaScript, and the chart library (scripts/vendor_assets.py)
 
 Everything but the sign-in form, ``/signin``, ``/signout`` and ``/static`` needs the viewer or
 admin token (:func:`access.requires`: a session cookie or a bearer token); every answer that
 shows numbers is audited once with how many it shows (a timeline read from another worker
 is audited by that worker, which answers it). Numbers in lists are masked (last 4
-digits); the timeline shows the number that was searched for. ``POST /signin`` and
+digits); the timeline shows the number that was searched for, and a timeline reached from
+a list by its sealed reference shows it masked (to a viewer: the list's links never
+unmask a number; the admin, who may list whole numbers, sees it whole). ``POST /signin`` and
 ``POST /signout`` are taken only from a page of the same origin (``Origin``, or else
 ``Referer``, must name this host): a form on another site cannot sign a browser in or out.
 A sign-in gets a new session (a random id, signed with the cluster's session key); sign-out
@@ -41,11 +46,13 @@ import aiohttp
 import jinja2
 from aiohttp import web
 
+from app.domain.masking import mask
 from app.domain.numbers import NumberStatus, parse_recipient
+from app.records import Output, dumps
 from app.runtime.web import access, workers
 from app.runtime.web.access import Grant, Role
-from app.runtime.web.consent_tail import ConsentTail
-from app.runtime.web.dashboard_data import Gatherer, local_worker
+from app.runtime.web.consent_tail import LogTail
+from app.runtime.web.dashboard_data import Gatherer, References, local_worker
 from app.runtime.web.errors import error_response, json_answer, read_body
 from app.runtime.web.timeline_api import BadTime, parse_time, read_timeline
 from schemas.inbound import MAX_ACCOUNT_CHARS, bounded_id
@@ -76,6 +83,12 @@ HTML_HEADERS = {
     "Cache-Control": "no-store",
 }
 STATIC_CACHE = "public, max-age=31536000, immutable"  # URLs carry ?v=<content hash>
+TAIL = web.AppKey("dashboard_tail", LogTail)  # the application's tail of the outcome logs
+# what a timeline reached by reference shows whole to a viewer: times and fixed vocabularies
+# (every other text is masked: the reply's text, the number written to, ids, names, notes)
+SHOWN_WHOLE = frozenset({"event_time", "processed_at", "changed_at", "review_deadline", "events_left_out_between",
+                         "as_of", "intent", "source", "rule", "verdict", "previous_state", "new_state", "scope",
+                         "keywords_id"})
 
 
 class Static:
@@ -133,6 +146,18 @@ def short_time(value: Any) -> str:
     return value[:19].replace("T", " ") if len(value) >= 19 and value[10:11] == "T" else value
 
 
+def masked_view(value: Any) -> Any:
+    """``value`` (a timeline answer, or a part of one) with every text :func:`mask`-ed but the
+    keys of :data:`SHOWN_WHOLE` (times, fixed vocabularies), for a viewer."""
+    if isinstance(value, dict):
+        return {k: v if k in SHOWN_WHOLE else masked_view(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [masked_view(v) for v in value]
+    if isinstance(value, str):
+        return mask(value)
+    return value
+
+
 def make_templates() -> jinja2.Environment:
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True,
                              trim_blocks=True, lstrip_blocks=True)
@@ -144,8 +169,10 @@ def register(app: web.Application, host: Host) -> None:
     settings = host.settings
     templates = make_templates()
     static = Static()
-    tail = ConsentTail(settings)
-    gatherer = Gatherer(host, tail)
+    tail = LogTail(settings)  # sms.consent, sms.suppressed, sms.review: every partition, on every worker
+    refs = References(host.cluster_keys)
+    gatherer = Gatherer(host, tail, refs)
+    app[TAIL] = tail
     templates.globals["static_url"] = static.url
 
     async def stop_tail(_app: web.Application) -> None:
@@ -275,6 +302,24 @@ def register(app: web.Application, host: Host) -> None:
         return html("number.html", number=e164, account=account, as_of=as_of, error=answer.get("error"),
                     timeline=answer.get("timeline"), lookup=answer.get("lookup"))
 
+    @access.requires(settings, Role.VIEWER, to_dashboard)
+    async def timeline_by_ref(request: web.Request, found: Grant) -> web.Response:
+        opened = refs.open(request.match_info["ref"], found)
+        if opened is None:
+            return html("number.html", 404, number=None, timeline=None, error="This timeline link is not valid "
+                        "(any more): the dashboard's links last 15 minutes and are for the token that opened the "
+                        "page. Follow one from the dashboard again.")
+        e164, account = opened
+        answer = await _history(host, found, e164, account, "")
+        if answer.get("read_here") and not await _audit_reference(host, request, found, e164, account):
+            return html("error.html", 503, message="The access could not be recorded on the audit topic now; "
+                        "try again.")
+        whole = found.role is Role.ADMIN
+        shown = answer if whole else masked_view(answer)
+        return html("number.html", number=e164 if whole else mask(e164), account=account if whole else mask(account),
+                    as_of="", error=shown.get("error"), timeline=shown.get("timeline"), lookup=shown.get("lookup"),
+                    masked=not whole)
+
     async def static_file(request: web.Request) -> web.Response:
         found = static.get(request.match_info["name"])
         if found is None:
@@ -292,6 +337,7 @@ def register(app: web.Application, host: Host) -> None:
     app.router.add_get("/dashboard/worker", worker)
     app.router.add_get("/numbers", search)
     app.router.add_get("/numbers/{number}", timeline)
+    app.router.add_get("/numbers/ref/{ref}", timeline_by_ref)
     app.router.add_get("/static/{name:.+}", static_file)
 
 
@@ -308,6 +354,20 @@ def revoke_passed_on(trust: access.Trust, body: bytes) -> web.Response:
         return error_response(400, "invalid_request", "a sign-out passed on names a session id and its expiry")
     trust.revoke(sid, expires)
     return json_answer({"revoked": True})
+
+
+async def _audit_reference(host: Host, request: web.Request, found: Grant, number: str, account: str) -> bool:
+    """The audit record of a timeline reached by reference (:func:`access.audit`'s, 1 number):
+    what was asked is a sealed reference, so the record names the number and account read
+    (``reference``), as the path of ``/numbers/{number}`` does. True once the broker took it."""
+    record = {**access.audit_record(host.worker_id, request, found, 1, 200),
+              "reference": {"number": number, "account_id": account}}
+    try:
+        await host.publish(Output(host.settings.audit_topic, dumps(record), key=found.token_id.encode()))
+    except Exception as exc:  # noqa: BLE001 - any failure: no record, so no timeline
+        log.warning("audit record not acknowledged by the broker (%s)", type(exc).__name__)
+        return False
+    return True
 
 
 def _account(request: web.Request) -> str:

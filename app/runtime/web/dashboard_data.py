@@ -5,7 +5,12 @@
   checked once against its contract (:class:`app.reports.stats_contract.StatsAnswer`): an
   answer in another shape is shown as not available; the rate series, when ``/stats`` has
   none, come from the tail of the consent log (:mod:`app.runtime.web.consent_tail`);
-- recent consent events: the tail of the consent log, numbers masked;
+- recent outcomes: consent events (opt-outs, opt-ins, HELP, review, with their source),
+  suppressed sends (with their reason and account) and new review items, newest first, the
+  last :data:`OUTCOMES_SHOWN`: the tails of ``sms.consent``, ``sms.suppressed`` and
+  ``sms.review`` (:mod:`app.runtime.web.consent_tail`; every worker reads every partition of
+  them itself), numbers masked; each row with a number links to its timeline by a sealed
+  reference (:class:`References`), never by the number;
 - the review queue: ``GET /reviews`` of every worker, asked as forwarded requests
   (:func:`app.runtime.web.workers.ask`: signed with the cluster's key, answers checked; each
   answers for the partitions it holds, and does not audit: the dashboard's answer is
@@ -24,6 +29,11 @@ Nothing here raises for a bad answer of another worker.
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
+import hashlib
+import hmac
+import re
 import time
 from collections import Counter
 from datetime import UTC, datetime
@@ -32,16 +42,25 @@ from typing import TYPE_CHECKING, Any
 import aiohttp
 
 from app.domain.masking import mask
+from app.domain.numbers import NumberStatus, parse_recipient
+from app.reports.optout_listing import seal, unseal
 from app.reports.stats_contract import SeriesPoint, StatsAnswer, check_answer
 from app.runtime.web import access, workers
 from app.runtime.web.access import Grant
 
 if TYPE_CHECKING:
+    from app.runtime.cluster_keys import ClusterKeys
     from app.runtime.host import Host
-    from app.runtime.web.consent_tail import ConsentTail
+    from app.runtime.web.consent_tail import LogTail
+    from app.settings import Settings
 
 REVIEWS_SHOWN = 20
-EVENTS_SHOWN = 25
+OUTCOMES_SHOWN = 50  # the recent outcomes panel: the last 50, of the three logs together
+REF_TTL_S = 15 * 60  # a timeline link of the panel lasts this long (the page renews them at every refresh)
+MAX_REF_CHARS = 1024
+REF_VERSION = b"r1"
+TIMELINE_BY_REF = "/numbers/ref/"
+REF_TEXT = re.compile(r"[A-Za-z0-9_-]+")  # base64url, unpadded: the only spelling of a reference
 BODY_CHARS = 80
 MINUTE_POINTS = 60  # the per-minute chart: the last hour
 HOUR_POINTS = 24  # the per-hour chart: the last day
@@ -57,6 +76,91 @@ TOTALS = (  # (key in /stats' totals, label)
 
 def masked(number: Any) -> str:
     return mask(number) if isinstance(number, str) else ""
+
+
+# ------------------------------------------------------------ timeline links without the number
+
+
+class References:
+    """Sealed references to a number's timeline, for the links of the recent outcomes panel.
+
+    A masked row must not carry its whole number anywhere in the page (nor in
+    ``/dashboard/data``): its link is ``/numbers/ref/<reference>``, the number and account
+    sealed (encrypted and authenticated, :func:`app.reports.optout_listing.seal`) with a key
+    derived from the cluster's cursor key (so every worker of the cluster opens it, and no
+    client can read one or make one up), bound to the token of whoever the page was made for
+    (its id: another token, or the same role's token once changed, opens nothing) and valid
+    :data:`REF_TTL_S` (the page renews its links at every refresh). The page it leads to
+    shows the timeline with the number masked, for a viewer (:mod:`app.runtime.web.dashboard`).
+    """
+
+    def __init__(self, keys: ClusterKeys, ttl_s: int = REF_TTL_S) -> None:
+        self._key = hmac.new(keys.key("cursor"), b"sms-optout dashboard timeline reference v1",
+                             hashlib.sha256).digest()
+        self.ttl_s = ttl_s
+
+    def make(self, found: Grant, number: str, account: str, now_s: float | None = None) -> str:
+        expires = int((time.time() if now_s is None else now_s) + self.ttl_s)
+        raw = b"\x1f".join([REF_VERSION, str(expires).encode(), found.token_id.encode(), number.encode(),
+                             account.encode("utf-8", "surrogatepass")])
+        return base64.urlsafe_b64encode(seal(raw, self._key)).rstrip(b"=").decode()
+
+    def open(self, text: str, found: Grant, now_s: float | None = None) -> tuple[str, str] | None:
+        """``(number, account)`` of a reference made for ``found``'s token and not expired; else None."""
+        if len(text) > MAX_REF_CHARS or not REF_TEXT.fullmatch(text):
+            return None
+        try:
+            sealed = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+        except (binascii.Error, ValueError):
+            return None
+        raw = unseal(sealed, self._key)
+        parts = raw.split(b"\x1f", 4) if raw is not None else []
+        if len(parts) != 5 or parts[0] != REF_VERSION or not parts[1].isdigit():
+            return None
+        if int(parts[1]) < (time.time() if now_s is None else now_s):
+            return None
+        if not hmac.compare_digest(parts[2], found.token_id.encode()):
+            return None
+        try:
+            return parts[3].decode(), parts[4].decode("utf-8", "surrogatepass")
+        except UnicodeDecodeError:
+            return None
+
+
+# ------------------------------------------------------------ the recent outcomes panel
+
+
+OUTCOME_KEYS = ("kind", "at", "number", "account_id", "intent", "source", "rule", "verdict", "previous_state",
+                "new_state", "matched", "reason", "detail", "deadline", "processed_at", "event_time", "timeline")
+
+
+def outcome_row(settings: Settings, topic: str, kept: dict) -> tuple[dict, str | None]:
+    """A row of the panel (every key of :data:`OUTCOME_KEYS`; the number masked) from what the
+    tail kept of a record of ``topic``, and the whole E.164 number its timeline link names
+    (None: no number to link, e.g. a send without a usable recipient)."""
+    row: dict[str, Any] = dict.fromkeys(OUTCOME_KEYS)
+    number: str | None = None
+    if topic == settings.suppressed_topic:
+        to = kept.get("to")
+        parsed = parse_recipient(to, settings.default_region) if isinstance(to, str) else None
+        if parsed is not None and parsed.status is NumberStatus.VALID and parsed.e164:
+            number = parsed.e164
+        row.update(kind="suppressed", at=kept.get("suppressed_at"), number=masked(number or to),
+                   reason=kept.get("reason"), detail=masked(kept.get("detail")) or None,
+                   event_time=kept.get("opted_out_at"))
+    elif topic == settings.review_topic:
+        number = kept.get("number")
+        row.update(kind="review", at=kept.get("queued_at"), number=masked(number), rule=kept.get("rule"),
+                   matched=masked(kept.get("matched")) or None, deadline=kept.get("deadline"),
+                   event_time=kept.get("event_time"))
+    else:
+        number = kept.get("number")
+        row.update({k: kept.get(k) for k in OUTCOME_KEYS if k in kept}, kind="consent", at=kept.get("processed_at"),
+                   number=masked(number), matched=masked(kept.get("matched")) or None)
+    row["account_id"] = kept.get("account_id")
+    if not isinstance(number, str) or not number.startswith("+"):
+        number = None
+    return row, number
 
 
 # ------------------------------------------------------------ GET /stats (app/reports/stats_contract.py)
@@ -222,9 +326,10 @@ def local_worker(host: Host) -> dict:
 
 
 class Gatherer:
-    def __init__(self, host: Host, tail: ConsentTail) -> None:
+    def __init__(self, host: Host, tail: LogTail, refs: References | None = None) -> None:
         self.host = host
         self.tail = tail
+        self.refs = refs if refs is not None else References(host.cluster_keys)
 
     def urls(self) -> list[str]:
         own = self.host.settings.web_url
@@ -235,7 +340,7 @@ class Gatherer:
         async with aiohttp.ClientSession(timeout=timeout) as session:
             stats, reviews, workers, recent = await asyncio.gather(
                 self._stats(session, found), self._reviews(session, found), self._workers(session, found),
-                self._recent())
+                self._recent(found))
         series = stats_series(stats["body"]) if stats["body"] is not None else None
         series_source = "GET /stats"
         if series is None and self.tail.available:
@@ -255,7 +360,7 @@ class Gatherer:
             "reviews": reviews,
             "workers": workers,
         }
-        model["numbers_shown"] = len(recent["events"]) + len(reviews["items"])
+        model["numbers_shown"] = sum(1 for e in recent["events"] if e["number"]) + len(reviews["items"])
         return model
 
     async def _stats(self, session: aiohttp.ClientSession, found: Grant) -> dict:
@@ -336,10 +441,17 @@ class Gatherer:
                 "lag_total": sum(i.get("lag_total") or 0 for i in items),
                 "dead_lettered": sum(i.get("dead_lettered") or 0 for i in items)}
 
-    async def _recent(self) -> dict:
+    async def _recent(self, found: Grant) -> dict:
+        """The recent outcomes panel: the tails' last :data:`OUTCOMES_SHOWN` records, newest
+        first, numbers masked, each number's timeline linked by a reference made for ``found``."""
         available = await self.tail.recent()
+        settings = self.host.settings
         events = []
-        for event in self.tail.latest(EVENTS_SHOWN) if available else []:
-            events.append({**event, "number": masked(event.get("number"))})
+        for topic, kept in self.tail.outcomes(OUTCOMES_SHOWN) if available else []:
+            row, number = outcome_row(settings, topic, kept)
+            if number is not None:
+                account = row["account_id"] if isinstance(row["account_id"], str) else "default"
+                row["timeline"] = TIMELINE_BY_REF + self.refs.make(found, number, account)
+            events.append(row)
         return {"available": available, "error": None if available else (self.tail.error or "not read yet"),
-                "events": events}
+                "topics": list(self.tail.topics), "limit": OUTCOMES_SHOWN, "events": events}

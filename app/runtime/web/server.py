@@ -7,6 +7,7 @@ built: only the routes below exist.
     GET  /optouts/{number}  POST /optouts
     GET  /  (the dashboard: app/runtime/web/dashboard.py)
     GET  /metrics  GET /livez  GET /readyz  (app/runtime/web/stats_api.py, probes.py)
+    GET  /openapi.json      the OpenAPI 3.1 document of all of them (app/runtime/web/openapi.py)
 
 Every other path is a JSON 404, every other method a JSON 405; requests aiohttp
 cannot parse get a JSON 400 (:class:`JsonErrorRequestHandler`).
@@ -58,6 +59,10 @@ def make_application(host: Host) -> web.Application:
     evidence_api.register(app, host)  # GET /evidence
     dashboard.register(app, host)
     optouts_api.register(app, host)
+    # GET /openapi.json (imported here: `python -m app.runtime.web.openapi` runs that module as __main__)
+    from app.runtime.web import openapi
+
+    openapi.register(app, host)
     return app
 
 

@@ -22,6 +22,7 @@ PUBLIC = {  # no token: no numbers, no action
     ("POST", "/signin"),  # the token is what it takes (same origin only)
     ("POST", "/signout"),
     ("GET", "/static/{name}"),
+    ("GET", "/openapi.json"),  # the API's description: no number in it
 }
 ADMIN = {("POST", "/optouts"), ("POST", "/reviews/{review_id}")}
 
