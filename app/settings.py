@@ -1,4 +1,4 @@
-"""The one settings object. Every knob is an environment variable (see README)."""
+"""The one settings object. Every knob is an environment variable (docs/configuration.md)."""
 
 from __future__ import annotations
 
@@ -49,58 +49,88 @@ class Settings(BaseSettings):
     kafka_bootstrap_servers: str = Field(
         default_factory=_default_bootstrap,
         validation_alias=AliasChoices("KAFKA_BOOTSTRAP_SERVERS", "OPTOUT_KAFKA_BOOTSTRAP_SERVERS"),
+        description="The broker(s), host:port[,host:port...]. When set, `make run` and the tests start no "
+        "local broker and use this one.",
     )
-    app_id: str = "sms-optout"
-    data_dir: Path = Path(".data")
-    log_level: Literal["debug", "info", "warning", "error", "critical"] = "info"
+    app_id: str = Field(default="sms-optout", description="The app id: the consumer group, the prefix of the "
+                        "internal topics and of the transactional ids.")
+    data_dir: Path = Field(default=Path(".data"), description="Where the RocksDB state is kept (a cache of the "
+                           "table changelog: losing it costs a recovery, nothing else).")
+    log_level: Literal["debug", "info", "warning", "error", "critical"] = Field(
+        default="info", description="The worker's log level.")
 
     # Web: the address the server binds, and the URL other workers reach it at (containers
     # bind 0.0.0.0 and are reached by their service name); OPTOUT_WEB_HOST is the former
     # name of OPTOUT_WEB_BIND
     web_bind: str = Field(default="127.0.0.1",
-                          validation_alias=AliasChoices("OPTOUT_WEB_BIND", "OPTOUT_WEB_HOST"))
-    web_port: int = Field(default=6066, ge=1, le=65535)
+                          validation_alias=AliasChoices("OPTOUT_WEB_BIND", "OPTOUT_WEB_HOST"),
+                          description="The address the web server (API, dashboard, probes) binds; "
+                          "OPTOUT_WEB_HOST is its former name.")
+    web_port: int = Field(default=6066, ge=1, le=65535, description="The web server's port.")
     advertised_url: str | None = Field(default=None, validation_alias=AliasChoices("OPTOUT_WEB_URL"),
                                        pattern=r"^https?://[^\s/]+(:\d+)?/?$",
                                        description="The URL other workers forward to (default http://BIND:PORT).")
 
     # Topics (names are contracts; partition counts are explicit)
-    inbound_topic: str = "sms.inbound"
-    outbound_topic: str = "sms.outbound"
-    provider_topic: str = "sms.provider"
-    suppressed_topic: str = "sms.suppressed"
-    deadletter_topic: str = "sms.deadletter"
-    status_topic: str = "sms.status"
-    consent_topic: str = "sms.consent"
-    review_topic: str = "sms.review"
-    audit_topic: str = "sms.audit"  # one record per HTTP answer that returned numbers
-    consent_retention_ms: int = Field(default=-1, ge=-1, description="Retention of sms.consent; -1 = forever.")
-    table_name: str = "optouts"
-    partitions: int = Field(default=8, ge=1, description="Partitions of the routed topic and the table changelog.")
-    input_partitions: int = Field(default=8, ge=1, description="Partitions used when creating the input/output topics.")
-    replication_factor: int = Field(default=1, ge=1)
+    inbound_topic: str = Field(default="sms.inbound", description="Replies of contacts (input).")
+    outbound_topic: str = Field(default="sms.outbound", description="Send requests (input).")
+    provider_topic: str = Field(default="sms.provider", description="Cleared sends and compliance replies "
+                                "(output, for the provider gateway).")
+    suppressed_topic: str = Field(default="sms.suppressed", description="Sends not sent, with the reason (output).")
+    deadletter_topic: str = Field(default="sms.deadletter", description="Malformed records, with their original "
+                                  "bytes (output).")
+    status_topic: str = Field(default="sms.status", description="Providers' delivery receipts (input).")
+    consent_topic: str = Field(default="sms.consent", description="The append-only consent log (output).")
+    review_topic: str = Field(default="sms.review", description="Replies a person must judge (output).")
+    audit_topic: str = Field(default="sms.audit", description="One record per HTTP answer that returned numbers.")
+    consent_retention_ms: int = Field(default=-1, ge=-1, description="Retention of sms.consent when this project "
+                                      "creates it; -1 = forever.")
+    table_name: str = Field(default="optouts", description="The opt-out table's name, part of its changelog "
+                            "topic's: sms-optout-optouts-changelog by default.")
+    partitions: int = Field(default=8, ge=1, description="Partitions of the routed topic and the table changelog "
+                            "(checked at start-up).")
+    input_partitions: int = Field(default=8, ge=1, description="Partitions used when creating the input "
+                                  "and output topics (any count works).")
+    replication_factor: int = Field(default=1, ge=1, description="Replication factor of the topics this project "
+                                    "creates.")
 
     # Domain
-    default_region: str = "US"
-    scope: Literal["account", "global"] = "account"
-    keywords_file: Path | None = None
-    default_locales: str = "en,es"  # locales of replies that name none (README: Replies)
-    provider_optout_codes: str = DEFAULT_OPT_OUT_CODES
-    admin_token: SecretStr | None = None  # reads and acts (decides reviews, records operator opt-outs)
-    viewer_token: SecretStr | None = None  # reads what holds numbers (lookups, timelines, lists, dashboard)
+    default_region: str = Field(default="US", description="The region of numbers written without a country code.")
+    scope: Literal["account", "global"] = Field(
+        default="account", description="account: opt-outs are per account; global: one STOP silences every "
+        "account (docs/consent.md).")
+    keywords_file: Path | None = Field(default=None, description="A TOML file of keywords and reply texts added "
+                                       "to the built-in packs, validated at start-up (docs/replies.md).")
+    default_locales: str = Field(
+        default="en,es", description="Comma-separated locales of replies that name none and whose account has "
+        "none: their phrases and grammar apply, the first one's texts answer (English always applies; each must "
+        "be a built-in pack, en es pt de it fr, or configured in the keywords file).")
+    provider_optout_codes: str = Field(
+        default=DEFAULT_OPT_OUT_CODES, description="Comma-separated provider:code pairs of delivery receipts "
+        "that mean the number opted out (case-insensitive; *:CODE matches any provider).")
+    admin_token: SecretStr | None = Field(default=None, description="Reads and acts (records operator "
+                                          "opt-outs, decides reviews); unset: those answer 403.")
+    viewer_token: SecretStr | None = Field(default=None, description="Reads what holds numbers (lookups, "
+                                           "timelines, lists, exports, evidence, the dashboard). With neither "
+                                           "token set, those answer 403.")
     # workers trust each other through this secret, which no client holds (forwarded requests,
     # and the keys of cursors and sessions derive from it): app.runtime.cluster_keys
-    cluster_secret: SecretStr | None = None
+    cluster_secret: SecretStr | None = Field(
+        default=None, description="Held by the workers only, the same on each: forwarded requests between "
+        "workers and the keys of cursors and sessions. Unset: a worker answers for its own partitions only.")
     web_cookie_secure: bool = Field(default=False, description="Served behind TLS: the session cookie is Secure "
                                     "and named with the __Host- prefix.")
     session_max_age_s: int = Field(default=8 * 3600, ge=60, le=7 * 86400,
                                    description="How long a dashboard sign-in cookie is valid.")
-    listing_max_share: float = Field(default=0.25, gt=0, le=1, description="GET /optouts and /optouts.csv: the "
-                                     "share of the event loop's time one listing may take (it rests between reads).")
+    listing_max_share: float = Field(default=0.25, gt=0, le=1, description="The share of the event loop's time one "
+                                     "listing, CSV export or period evidence scan may take (it rests between reads).")
     # at most 900,000: every output (a dead letter, a suppression holding the request) then fits
     # under the broker's default 1 MiB record limit
-    max_payload_bytes: int = Field(default=65536, ge=256, le=900_000)
-    max_body_chars: int = Field(default=2000, ge=1)
+    max_payload_bytes: int = Field(default=65536, ge=256, le=900_000,
+                                   description="Larger records are dead-lettered (at most 900,000, so that every "
+                                   "output fits under the broker's default 1 MiB record limit).")
+    max_body_chars: int = Field(default=2000, ge=1, description="Longer send bodies are dead-lettered; longer "
+                                "replies are classified on their beginning.")
     max_clock_skew_ms: int = Field(
         default=300_000, ge=0, le=86_400_000,
         description="A reply's client-supplied time may be this much later than its record's timestamp "
@@ -119,56 +149,86 @@ class Settings(BaseSettings):
 
     # Consent timeline per number and account (app/stream/timeline.py): beyond this many events the
     # earliest few and the latest are kept, with a count of those left out (a flood of STOPs)
-    timeline_max_events: int = Field(default=200, ge=20, le=1000)
+    timeline_max_events: int = Field(default=200, ge=20, le=1000,
+                                     description="Consent events kept per number and account for its timeline: "
+                                     "beyond, the earliest 10 and the latest, the others counted.")
 
     # Kafka client tuning
-    fetch_max_wait_ms: int = Field(default=10, ge=1, le=1500)
-    producer_linger_ms: int = Field(default=0, ge=0, le=1000)
+    fetch_max_wait_ms: int = Field(default=10, ge=1, le=1500, description="The consumer's fetch wait, and the "
+                                   "engine loop's poll timeout.")
+    producer_linger_ms: int = Field(default=0, ge=0, le=1000, description="The producers' linger. The engine "
+                                    "batches outputs itself (one record batch per topic-partition) and aiokafka "
+                                    "holds a partition's next batch until the previous one is sent, so a linger "
+                                    "stalls the pipeline.")
 
-    # Kafka security (README: Secured Kafka): every Kafka client of every command takes these
+    # Kafka security (docs/configuration.md): every Kafka client of every command takes these
     # (app/runtime/kafka_security.py); checked together by _kafka_security
-    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
-    kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512", "OAUTHBEARER"] | None = None
-    kafka_sasl_username: str | None = None
-    kafka_sasl_password: SecretStr | None = None  # or, better, a file:
-    kafka_sasl_password_file: Path | None = None
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
+        default="PLAINTEXT", description="The protocol of every Kafka client of the worker and the commands.")
+    kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512", "OAUTHBEARER"] | None = Field(
+        default=None, description="The SASL mechanism; required with SASL_PLAINTEXT and SASL_SSL.")
+    kafka_sasl_username: str | None = Field(default=None, description="The SASL user (PLAIN, SCRAM).")
+    kafka_sasl_password: SecretStr | None = Field(default=None, description="The SASL user's password; or, "
+                                                  "better, OPTOUT_KAFKA_SASL_PASSWORD_FILE (one or the other).")
+    kafka_sasl_password_file: Path | None = Field(default=None, description="A file holding the SASL password "
+                                                  "(its final line break is not part of it).")
     kafka_sasl_oauth_token_file: Path | None = Field(
         default=None, description="OAUTHBEARER: the file holding the token, read at every new connection "
         "(whoever issues the token keeps the file fresh).")
     kafka_ssl_ca_file: Path | None = Field(default=None, description="The CA certificates (PEM) the broker's "
-                                           "certificate must chain to; default: the system's.")
-    kafka_ssl_cert_file: Path | None = None  # mutual TLS: the client's certificate (PEM) ...
-    kafka_ssl_key_file: Path | None = None  # ... and its key (PEM) ...
-    kafka_ssl_key_password_file: Path | None = None  # ... and the key's password, if it is encrypted
+                                           "certificate must chain to (default: the system's); the certificate must "
+                                           "also name the host of KAFKA_BOOTSTRAP_SERVERS.")
+    kafka_ssl_cert_file: Path | None = Field(default=None, description="Mutual TLS: the client's certificate "
+                                             "(PEM).")
+    kafka_ssl_key_file: Path | None = Field(default=None, description="Mutual TLS: the client certificate's "
+                                            "key (PEM).")
+    kafka_ssl_key_password_file: Path | None = Field(default=None, description="A file holding the key's "
+                                                     "password, if the key is encrypted.")
 
     # Engine: commits, ordering, liveness, group membership
-    # exactly-once is the default: 0 duplicates in every `make chaos` scenario and 0.92x the
-    # at-least-once throughput in `make bench`; at-least-once has ~15x lower latency at low load
-    processing_guarantee: Literal["at_least_once", "exactly_once"] = "exactly_once"
+    processing_guarantee: Literal["at_least_once", "exactly_once"] = Field(
+        default="exactly_once", description="exactly_once: each input partition's outputs, changelog records and "
+        "offsets are committed in one transaction, no duplicates, readers of the outputs must read "
+        "read_committed; at_least_once: lower latency at low load, a crash may duplicate an output "
+        "(docs/reliability.md).")
     commit_interval_ms: int = Field(default=100, ge=1, le=60_000,
-                                    description="How often processed work is made durable (checkpoint).")
+                                    description="How often processed work is made durable "
+                                    "(a checkpoint); under exactly-once also how long outputs wait to become visible.")
     progress_interval_ms: int = Field(default=10, ge=1, le=10_000,
                                       description="How often routers make the replies they routed durable, "
-                                      "and held sends look again.")
+                                      "and a worker holding sends asks the broker how far the replies are routed (two "
+                                      "requests): a held send's latency against broker requests.")
     stall_ms: int = Field(default=10_000, ge=100,
-                          description="A partition that does not move, or a send held, this long: not ready.")
+                          description="A partition with records waiting that does "
+                          "not move, or a send held, this long: not ready (/health 503).")
     ready_grace_ms: int = Field(default=30_000, ge=0, le=600_000,
                                 description="GET /readyz stays 200 this long through a rebalance or recovery.")
     standby_replicas: int = Field(default=0, ge=0, le=3,
-                                  description="Other workers keeping a warm copy of each table partition.")
-    group_instance_id: str | None = Field(default=None, description="Static group membership id (one per worker).")
-    session_timeout_ms: int = Field(default=10_000, ge=1000, le=300_000)
+                                  description="Other workers keeping a warm copy of "
+                                  "each table partition (tailing its changelog).")
+    group_instance_id: str | None = Field(default=None, description="Static group membership id, stable "
+                                          "per worker: a restarted worker gets its partitions back without a "
+                                          "rebalance.")
+    session_timeout_ms: int = Field(default=10_000, ge=1000, le=300_000, description="A dead worker's "
+                                    "partitions are taken over after this long.")
     transaction_timeout_ms: int = Field(default=15_000, ge=1000, le=900_000,
-                                        description="Exactly-once: a dead worker's open transaction ends this late.")
-    heartbeat_interval_ms: int = Field(default=1_000, ge=100, le=60_000)
+                                        description="Exactly-once: how long a dead worker's open "
+                                        "transaction can hold back readers.")
+    heartbeat_interval_ms: int = Field(default=1_000, ge=100, le=60_000, description="How often a worker tells "
+                                       "the group it is alive.")
     clock_skew_ms: int = Field(default=0, ge=-3_600_000, le=3_600_000,
                                description="Fault injection only (make chaos): this worker's wall clock runs this "
                                "far ahead (negative: behind). No clock decides whether a STOP comes before a send.")
 
-    # RocksDB, per table partition (Faust defaults would reserve 2 GiB cache each)
-    rocksdb_block_cache_bytes: int = Field(default=8 * 1024 * 1024, ge=1024 * 1024)
-    rocksdb_write_buffer_bytes: int = Field(default=4 * 1024 * 1024, ge=64 * 1024)
-    rocksdb_max_write_buffers: int = Field(default=2, ge=1, le=64)
+    # RocksDB (Faust defaults would reserve 2 GiB cache per partition)
+    rocksdb_block_cache_bytes: int = Field(default=8 * 1024 * 1024, ge=1024 * 1024, description="RocksDB's "
+                                           "memory bound for the whole worker: one block cache shared by every "
+                                           "partition, charged with the memtables (besides it: the index and "
+                                           "filter blocks, ~2.5 bytes per stored key).")
+    rocksdb_write_buffer_bytes: int = Field(default=4 * 1024 * 1024, ge=64 * 1024, description="The memtables "
+                                            "of all partitions together (charged to the block cache).")
+    rocksdb_max_write_buffers: int = Field(default=2, ge=1, le=64, description="Memtables per partition; a "
+                                           "partition's memtables hold at most this times the write buffer bytes.")
 
     @field_validator("provider_optout_codes")
     @classmethod

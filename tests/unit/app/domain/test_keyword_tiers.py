@@ -1,5 +1,5 @@
 """The declaration of the tiers (app/domain/keyword_tiers.py) against the code that classifies and
-records, and the README's table against the declaration."""
+records, and the table of docs/replies.md against the declaration."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ from app.stream.routed import Kind
 from app.stream.router import Router
 from schemas import ConsentRecord
 
-README = Path(__file__).resolve().parents[4] / "README.md"
+README = Path(__file__).resolve().parents[4] / "docs" / "replies.md"  # the tier table's page
 CLASSIFIER = Policy(default_locales=kt.EXAMPLE_LOCALES).for_reply("acme").classifier
 BASE = Settings(partitions=4, kafka_bootstrap_servers="unused:9092", default_locales=kt.EXAMPLE_LOCALES)
 NUMBER = "+14155550101"
@@ -194,7 +194,7 @@ def test_the_word_lists_are_the_keyword_sets_and_read_by_declared_rules():
         assert word_list.rules and set(word_list.rules) <= rules, word_list
 
 
-# ------------------------------------------------------------ the README
+# ------------------------------------------------------------ docs/replies.md
 
 
 def test_the_readme_table_is_the_declaration():
@@ -203,5 +203,5 @@ def test_the_readme_table_is_the_declaration():
     got = text[text.index(kt.README_START):text.index(kt.README_END) + len(kt.README_END)]
     expected = kt.readme_block()
     if got != expected:
-        print(f"README.md: replace the block between the markers with\n\n{expected}\n")
-    assert got == expected, "README.md's keyword tiers differ from app/domain/keyword_tiers.py (expected block printed)"
+        print(f"docs/replies.md: replace the block between the markers with\n\n{expected}\n")
+    assert got == expected, "docs/replies.md's keyword tiers differ from app/domain/keyword_tiers.py (expected block printed)"
