@@ -17,27 +17,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from app.engine.state import MemoryStore, PartitionState
 from tests.unit.app.runtime.web.conftest import audited, exchange, request, viewer
-from tests.unit.app.runtime.web.test_optouts_api import OPTED_OUT, OTHER_KEYS, PARTITIONS, partition
+from tests.unit.app.runtime.web.test_optouts_api import OPTED_OUT, states  # noqa: F401 (a fixture)
 
 NUMBERS = sorted({number for number, _ in OPTED_OUT})
 STRANGER = "+14155550177"  # in no table
 PROPERTY = settings(max_examples=400, deadline=None, derandomize=True,
                     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
-
-
-@pytest.fixture
-def table(served, fake):
-    tables = {p: PartitionState(p, MemoryStore()) for p in range(PARTITIONS)}
-    for (number, account), value in OPTED_OUT.items():
-        tables[partition(number)].store.write({f"{number}|{account}".encode(): value}, 1)
-    for key, value in OTHER_KEYS.items():
-        number = key.split(b"|")[0].decode()
-        tables[partition(number) if number.startswith("+") else 3].store.write({key: value}, 2)
-    served.host.local_state = lambda p: tables.get(p) if fake.ready else None
-    yield tables
-    served._fake(served.host)
 
 
 def get_routes(served) -> list[str]:
@@ -89,9 +75,9 @@ def test_the_routes_walked_are_the_applications(served):
     assert any(r.startswith("/dashboard") for r in routes)
 
 
+@pytest.mark.usefixtures("states")  # the table of test_optouts_api
 @pytest.mark.parametrize("refused", [False, True], ids=["audit-published", "audit-refused"])
-def test_no_viewer_answer_holds_a_whole_number_it_did_not_ask_for_and_every_one_is_audited(served, fake, table,
-                                                                                          refused):
+def test_no_viewer_answer_holds_a_whole_number_it_did_not_ask_for_and_every_one_is_audited(served, fake, refused):
     routes = get_routes(served)
 
     @PROPERTY
