@@ -13,7 +13,6 @@ another worker holds is forwarded to it.
 
 from __future__ import annotations
 
-import asyncio
 from typing import TYPE_CHECKING
 
 import aiohttp
@@ -86,20 +85,13 @@ def register(app: web.Application, host: Host) -> None:
         if found.forwarded:
             return json_answer({"items": items, "partitions": covered})
         others = workers.others(host, covered)
-        try:
-            async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as session:
-                asked = [ask(session, url, request, found) for url in sorted(others)]
-                for their_items, their_parts in await asyncio.gather(*asked):
-                    items += their_items
-                    covered += their_parts
-        except workers.NoClusterSecret:
-            return workers.secret_missing()
-        except workers.NotAWorker:
-            return workers.not_a_worker()
-        except (aiohttp.ClientError, TimeoutError, ValueError, RuntimeError, KeyError, TypeError,
-                AttributeError) as exc:
-            return error_response(503, "unavailable", f"a worker holding review items did not answer "
-                                  f"({type(exc).__name__})")
+        answers = await workers.ask_each(others, lambda session, url: ask(session, url, request, found),
+                                         "review items")
+        if isinstance(answers, web.Response):
+            return answers
+        for their_items, their_parts in answers:
+            items += their_items
+            covered += their_parts
         if (refused := workers.uncovered(settings, covered)) is not None:
             return refused
         items.sort(key=lambda item: (item["deadline_ms"], item["review_id"]))

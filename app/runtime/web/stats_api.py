@@ -84,19 +84,12 @@ def register(app: web.Application, host: Host) -> None:
         found = dict(mine)
         others = workers.others(host, found)
         trust = access.trust_of(request)
-        try:
-            async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as session:
-                for theirs in await asyncio.gather(*(ask(session, url, trust) for url in sorted(others))):
-                    for partition, raw in theirs.items():
-                        found.setdefault(partition, raw)
-        except workers.NoClusterSecret:
-            return workers.secret_missing()
-        except workers.NotAWorker:
-            return workers.not_a_worker()
-        except (aiohttp.ClientError, TimeoutError, ValueError, RuntimeError, KeyError, TypeError,
-                AttributeError) as exc:
-            return error_response(503, "unavailable", f"a worker holding table partitions did not answer "
-                                  f"({type(exc).__name__})")
+        answers = await workers.ask_each(others, lambda session, url: ask(session, url, trust), "table partitions")
+        if isinstance(answers, web.Response):
+            return answers
+        for theirs in answers:
+            for partition, raw in theirs.items():
+                found.setdefault(partition, raw)
         if (refused := workers.uncovered(settings, found)) is not None:
             return refused
         merged = stats_answer.empty()

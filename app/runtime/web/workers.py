@@ -15,7 +15,8 @@ nothing of value and cannot answer in a worker's name. Without a shared
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+import asyncio
+from collections.abc import Awaitable, Callable, Collection, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -106,6 +107,23 @@ async def ask(session: aiohttp.ClientSession, url: str, path: str, params: Mappi
         if not access.answer_proved(trust, nonce, resp.status, data, resp.headers.get(access.ANSWER)):
             raise NotAWorker("the answer is not signed by a worker of this cluster")
         return Answer(resp.status, CIMultiDict(resp.headers), data)
+
+
+async def ask_each(urls: Collection[str], one: Callable[[aiohttp.ClientSession, str], Awaitable[Any]],
+                   what: str, *, timeout_s: float = 10) -> list | web.Response:
+    """``one(session, url)`` for every worker in ``urls`` at once: their answers in ``urls``'
+    sorted order, or the 503 saying why not (no shared secret, an unsigned answer, a worker
+    holding ``what`` that did not answer)."""
+    try:
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=timeout_s)) as session:
+            return list(await asyncio.gather(*(one(session, url) for url in sorted(urls))))
+    except NoClusterSecret:
+        return secret_missing()
+    except NotAWorker:
+        return not_a_worker()
+    except (aiohttp.ClientError, TimeoutError, ValueError, RuntimeError, KeyError, TypeError,
+            AttributeError) as exc:
+        return error_response(503, "unavailable", f"a worker holding {what} did not answer ({type(exc).__name__})")
 
 
 async def forward(owner: str, path: str, params: dict[str, str], headers: access.ForwardAs, *,
