@@ -8,8 +8,6 @@ asserted is the test's patience).
 
 from __future__ import annotations
 
-import asyncio
-import re
 import time
 import urllib.parse
 import urllib.request
@@ -17,36 +15,20 @@ import urllib.request
 import pytest
 
 from app.stream.partitioner import partition_for
-from tests.integration.harness import Collector, Worker, outbound_ids, produce
+from tests.integration.harness import (
+    Collector,
+    Worker,
+    eventually,
+    outbound_ids,
+    produce,
+    routed_partitions,
+    routed_spread,
+)
 from tests.integration.test_pipeline import reply, send
 
 pytestmark = pytest.mark.integration
 
 NUMBERS = [f"+1929555{n:04d}" for n in range(1000, 1024)]
-LAG = re.compile(r'^sms_optout_consumer_lag_records\{partition="(\d+)",topic="([^"]+)"\}', re.M)
-
-
-def routed_partitions(worker: Worker, routed_topic: str) -> set[int]:
-    """The routed partitions assigned to ``worker``, from its /metrics (public, no numbers)."""
-    with urllib.request.urlopen(f"{worker.url}/metrics", timeout=5) as answer:
-        text = answer.read().decode()
-    return {int(p) for p, topic in LAG.findall(text) if topic == routed_topic}
-
-
-async def eventually(check, what: str, timeout: float = 90.0):
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        try:
-            last = check()
-            if last:
-                return last
-        except OSError as exc:
-            last = exc
-        await asyncio.sleep(0.25)
-    raise AssertionError(f"{what}: {last}")
-
-
 @pytest.mark.parametrize("standbys", [0, 1])
 async def test_three_workers_share_the_partitions_answer_every_lookup_and_take_over(topology, workers, tmp_path,
                                                                                      standbys):
@@ -57,13 +39,8 @@ async def test_three_workers_share_the_partitions_answer_every_lookup_and_take_o
     for worker in fleet:
         workers.append(worker.start())
 
-    def spread():
-        owned = [routed_partitions(w, routed) for w in fleet]
-        everything = set().union(*owned)
-        disjoint = sum(len(o) for o in owned) == len(everything)
-        return owned if everything == set(range(topology.partitions)) and disjoint and all(owned) else None
-
-    owned = await eventually(spread, "every routed partition assigned once, every worker holding some")
+    owned = await eventually(lambda: routed_spread(fleet, topology),
+                             "every routed partition assigned once, every worker holding some")
 
     await produce(topology.bootstrap, topology.inbound, [reply(f"r-{n}", n, "STOP") for n in NUMBERS[:12]])
 
