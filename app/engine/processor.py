@@ -8,6 +8,16 @@ in offset order, and the partition keeps being read: the replies that must be
 applied first are behind it. The offset committed for a routed partition never
 passes its oldest held send.
 
+**What a send is decided against is fixed by the broker's logs, not by timing.** While sends
+are held, a record read behind them that changes state waits in the queue too: it is
+applied just before the first held send whose stamp it lies below (that send must see it:
+the reply may have come first), else after every held send (each of them was produced
+before it was acknowledged). So a send is decided against its partition's records before
+it and the replies acknowledged before it was produced, wherever and whenever it is
+decided: a replay after a kill or a failed checkpoint (at-least-once), or another owner,
+decides it as the first decision did, and a send never has two kinds of outcome. A STOP
+acknowledged after a send was produced does not suppress it, whenever it is applied.
+
 The compliance figures (``GET /stats``, :mod:`app.stream.figures`) are counted here, in one
 place, from the outputs each batch made (:mod:`app.stream.tally`), and added to the state of
 the routed partition that made them, once per batch: they become durable in the same
@@ -27,7 +37,7 @@ from collections import deque
 from collections.abc import Callable
 
 from app.engine.inputs import TP, InRecord
-from app.engine.reply_gate import ReplyGate, Stamp
+from app.engine.reply_gate import ReplyGate, Stamp, below, decode_stamp, encode_stamp
 from app.engine.state import PartitionState
 from app.records import Origin, Output, dead_letter, dumps, loads
 from app.settings import Settings
@@ -47,6 +57,17 @@ OBSERVATIONS_KEPT = 32  # per send partition (an older one dropped only makes se
 # on_batch(tallies of the batch, seconds the batch took (None: held sends released), age in
 # ms of the batch's first record when processed (None: none)): metrics, once per batch
 BatchObserver = Callable[[list[Tally], float | None, int | None], None]
+
+
+class Deferred:
+    """A record read behind held sends, applied in its place among them (module docstring)."""
+
+    __slots__ = ("offset", "routed", "value")
+
+    def __init__(self, offset: int, routed: dict, value: bytes | None) -> None:
+        self.offset = offset
+        self.routed = routed
+        self.value = value
 
 
 class Held:
@@ -69,7 +90,12 @@ class Processor:
         self.clock_ms = clock_ms
         self.routed_topic = settings.routed_topic
         self.states: dict[int, PartitionState] = {}
-        self.held: dict[int, deque[Held]] = {}
+        # per routed partition: held sends in offset order, and the records deferred among them
+        # (the first entry is always a send)
+        self.held: dict[int, deque[Held | Deferred]] = {}
+        self._deferred: dict[int, int] = {}  # per routed partition: how many of ``held`` are Deferred
+        self._stamp_raw: list | None = None  # the last stamp read from a routed send, and ...
+        self._stamp_read: Stamp | None = None  # ... what it decoded to (consecutive sends share it)
         self.positions: dict[TP, int] = {}  # next offset to process, per partition processed here
         self.gate = ReplyGate()
         self._stamp: Stamp | None = None  # the reply ends of the batch being processed
@@ -104,6 +130,7 @@ class Processor:
                 if state is not None:
                     state.discard()
                 self.held.pop(tp.partition, None)
+                self._deferred.pop(tp.partition, None)
                 self._open_stamp.pop(tp.partition, None)
                 self._held_origins.pop(tp.partition, None)
                 self.gate.forget_partition(tp.partition)
@@ -120,6 +147,7 @@ class Processor:
         they hold sends: :mod:`app.engine.reply_gate`)."""
         started = time.perf_counter()
         self._stamp = stamp
+        self._stamp_encoded: list | None = None
         if stamp is not None:
             self.gate.note_stamp(stamp)
         by_task: dict[TP, list[Output]] = {}
@@ -170,8 +198,14 @@ class Processor:
     def _route(self, record: InRecord, out: list[Output], tp: TP) -> None:
         origin = Origin(record.topic, record.partition, record.offset, record.timestamp)
         try:
-            before = self._replies_before(tp, record.offset) if tp.topic == self.settings.outbound_topic else None
-            output = self.router.route(origin, record.key, record.value, before)
+            before = by = None
+            if tp.topic == self.settings.outbound_topic:
+                before = self._replies_before(tp, record.offset)
+                if self._stamp is not None:
+                    if self._stamp_encoded is None:
+                        self._stamp_encoded = encode_stamp(self._stamp)
+                    by = self._stamp_encoded
+            output = self.router.route(origin, record.key, record.value, before, by)
         except Exception as exc:  # a bug must not drop the record
             output = self._internal_error(record, exc)
         if output is None:
@@ -215,20 +249,25 @@ class Processor:
 
     def _apply_routed(self, record: InRecord, out: list[Output]) -> None:
         """Count a tally record, skip a replay, hold a send until its replies are applied, or
-        decide it; any other kind goes to the decider."""
+        decide it; any other kind goes to the decider, or waits among held sends (module
+        docstring)."""
         partition = record.partition
         state = self.states[partition]
         try:
             routed = loads(record.value)
-            if routed.get("kind") == Kind.TALLY:
+            kind = routed.get("kind")
+            if kind == Kind.TALLY:
                 self._count_route_outcomes(partition, state, routed)
+                return
+            held = self.held[partition]
+            if kind != Kind.SEND and held:
+                self._defer(partition, held, Deferred(record.offset, routed, record.value), state, out)
                 return
             if self._replayed(partition, state, routed):
                 self.stats.count("replays_skipped")
                 return
-            if routed.get("kind") == Kind.SEND:
-                held = self.held[partition]
-                stamp = self._stamp
+            if kind == Kind.SEND:
+                stamp = self._send_stamp(routed)
                 if held or not self._covered(partition, record.offset, stamp):
                     held.append(Held(record.offset, routed, stamp, self.clock_ms()))
                     return
@@ -237,6 +276,45 @@ class Processor:
                 return
             out.extend(self.decider.process(record.value, state))
         except Exception as exc:  # a bug must not drop the record
+            out.append(self._internal_error(record, exc))
+
+    def _send_stamp(self, routed: dict) -> Stamp | None:
+        """The stamp the send's router wrote (else, routed before stamps were written, the
+        stamp of the batch it was read in: later, so it only holds the send longer)."""
+        raw = routed.get("stamp")
+        if raw is None:
+            return self._stamp
+        if raw != self._stamp_raw:
+            self._stamp_raw, self._stamp_read = raw, decode_stamp(raw)
+            if self._stamp_read is not None:
+                self.gate.note_stamp(self._stamp_read)
+        return self._stamp_read if self._stamp_read is not None else self._stamp
+
+    def _defer(self, partition: int, held: deque[Held | Deferred], item: Deferred, state: PartitionState,
+               out: list[Output]) -> None:
+        """Place a record read behind held sends: just before the first whose stamp it lies
+        below (the first held send: applied now), else after them all."""
+        origin = item.routed.get("origin")
+        if origin:
+            for i, entry in enumerate(held):
+                if type(entry) is Held and entry.stamp is not None and below(entry.stamp, origin):
+                    if i == 0:
+                        self._apply_deferred(partition, item, state, out)
+                    else:
+                        held.insert(i, item)
+                        self._deferred[partition] = self._deferred.get(partition, 0) + 1
+                    return
+        held.append(item)
+        self._deferred[partition] = self._deferred.get(partition, 0) + 1
+
+    def _apply_deferred(self, partition: int, item: Deferred, state: PartitionState, out: list[Output]) -> None:
+        try:
+            if self._replayed(partition, state, item.routed):
+                self.stats.count("replays_skipped")
+                return
+            out.extend(self.decider.process(item.value, state))
+        except Exception as exc:  # a bug must not drop the record
+            record = InRecord(self.routed_topic, partition, item.offset, None, None, item.value)
             out.append(self._internal_error(record, exc))
 
     def _count_route_outcomes(self, partition: int, state: PartitionState, routed: dict) -> None:
@@ -300,6 +378,11 @@ class Processor:
             state = self.states[partition]
             while held:
                 first = held[0]
+                if type(first) is Deferred:
+                    held.popleft()
+                    self._deferred[partition] -= 1
+                    self._apply_deferred(partition, first, state, out)
+                    continue
                 if not self._covered(partition, position, first.stamp):
                     break
                 held.popleft()
@@ -331,8 +414,9 @@ class Processor:
         return offsets
 
     def held_count(self) -> int:
-        return sum(len(h) for h in self.held.values())
+        """Sends held (records deferred among them not counted)."""
+        return sum(len(h) for h in self.held.values()) - sum(self._deferred.values())
 
     def oldest_held(self) -> Held | None:
-        oldest = [h[0] for h in self.held.values() if h]
+        oldest = [h[0] for h in self.held.values() if h]  # the first entry is always a send
         return min(oldest, key=lambda h: h.since_ms) if oldest else None

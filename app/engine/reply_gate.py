@@ -3,11 +3,13 @@
 Kafka orders nothing across topics, and the reply that opts a number out may be
 routed by another worker than the send. The gate works with what the broker orders:
 
-- **The stamp.** When a worker fetches routed records, it asks the broker for the end
+- **The stamp.** When a worker fetches sends to route, it asks the broker for the end
   offset of every reply partition (``sms.inbound``, ``sms.status``; partitions
   discovered afresh each time) *after* the fetch returned. A send in that batch was
   produced before the fetch, so every reply the broker had acknowledged before the send
-  was produced lies below those ends: the send's stamp.
+  was produced lies below those ends: the send's stamp, written into its routed record
+  (fixed: every worker that decides it, and every replay, reads the same stamp; a reply
+  at or past it was acknowledged after the send was produced).
 - **Progress.** The offset the routers' consumer group has committed on a reply
   partition means: every reply below it is routed and acknowledged in the routed topic
   (the checkpoint commits an input offset only after its outputs are acknowledged, or in
@@ -29,7 +31,43 @@ from app.engine.inputs import TP
 
 Stamp = dict[TP, int]  # reply partition -> its end offset when the send's batch was fetched
 
+MAX_STAMP_PARTITIONS = 10_000  # per reply topic, in a routed record's stamp (more: not a stamp)
+
 SNAPSHOTS_KEPT = 64  # newest snapshots kept (an older one dropped unreached only delays)
+
+
+def encode_stamp(stamp: Stamp) -> list:
+    """``[[reply topic, [end per partition]], ...]`` (what a routed send carries)."""
+    by_topic: dict[str, dict[int, int]] = {}
+    for tp, end in stamp.items():
+        by_topic.setdefault(tp.topic, {})[tp.partition] = end
+    return [[topic, [ends.get(p, 0) for p in range(max(ends) + 1)]] for topic, ends in sorted(by_topic.items())]
+
+
+def decode_stamp(raw: object) -> Stamp | None:
+    """The stamp a routed send carries; None if it has none or it is not one."""
+    if not isinstance(raw, list):
+        return None
+    stamp: Stamp = {}
+    for entry in raw:
+        if not (isinstance(entry, list) and len(entry) == 2 and isinstance(entry[0], str)
+                and isinstance(entry[1], list) and len(entry[1]) <= MAX_STAMP_PARTITIONS):
+            return None
+        for partition, end in enumerate(entry[1]):
+            if type(end) is not int or end < 0:
+                return None
+            stamp[TP(entry[0], partition)] = end
+    return stamp
+
+
+def below(stamp: Stamp, origin: object) -> bool:
+    """Whether the reply at ``origin`` (``[topic, partition, offset, ...]``) lies below ``stamp``:
+    it may have been acknowledged before the send was produced (at or past: after; a
+    partition the stamp does not name was made after it)."""
+    if not isinstance(origin, list) or len(origin) < 3:
+        return False
+    end = stamp.get(TP(origin[0], origin[1]))
+    return end is not None and isinstance(origin[2], int) and origin[2] < end
 
 
 class Snapshot:

@@ -52,6 +52,9 @@ class RoutedSend(_AboutANumber):
     requested_at_ms: int
     origin: Origin
     after: NotRequired[list]  # [reply topic, [offset per partition]]: replies acknowledged before it
+    # [[reply topic, [end per partition]], ...] read after the router fetched it: every reply
+    # acknowledged before it lies below (its stamp: app.engine.reply_gate)
+    stamp: NotRequired[list]
 
 
 class RoutedOperator(_AboutANumber):

@@ -64,15 +64,18 @@ class Router:
         self._codes = OptOutCodes.parse(settings.provider_optout_codes)
 
     def route(self, origin: Origin, key: bytes | None, value: bytes | None,
-              replies_before: list | None = None) -> Output | None:
+              replies_before: list | None = None, replies_by: list | None = None) -> Output | None:
         """Return the one record this input becomes (routed, suppressed or dead letter).
 
-        ``replies_before``: for a send, ``[reply topic, [offset per partition]]``: every reply
-        below was acknowledged before the send was produced (``app.engine.processor``).
+        For a send, two bounds by broker offsets (``app.engine.processor``, ``app.engine.reply_gate``):
+        ``replies_before``, ``[reply topic, [offset per partition]]``: every reply below was
+        acknowledged before the send was produced; ``replies_by``, ``[[reply topic, [end per
+        partition]], ...]``: every reply acknowledged before the send was produced is below
+        (a reply at or past it came after the send).
         None only for delivery receipts that are no opt-out evidence (ignored)."""
         s = self.settings
         try:
-            return self._route(origin, value, replies_before)
+            return self._route(origin, value, replies_before, replies_by)
         except _Reject as exc:
             self.stats.count("dead_lettered")
             return dead_letter(s.deadletter_topic, origin, str(exc), value, key)
@@ -80,7 +83,8 @@ class Router:
             self.stats.count("dead_lettered")
             return dead_letter(s.deadletter_topic, origin, f"cannot be passed on as JSON: {exc}", value, key)
 
-    def _route(self, origin: Origin, value: bytes | None, replies_before: list | None = None) -> Output | None:
+    def _route(self, origin: Origin, value: bytes | None, replies_before: list | None = None,
+               replies_by: list | None = None) -> Output | None:
         s = self.settings
         if value is None:
             raise _Reject("empty record (no value)")
@@ -97,7 +101,7 @@ class Router:
         if origin.topic == s.inbound_topic:
             return self._route_reply(origin, data)
         if origin.topic == s.outbound_topic:
-            return self._route_send(origin, data, replies_before)
+            return self._route_send(origin, data, replies_before, replies_by)
         if origin.topic == s.status_topic:
             return self._route_status(origin, data)
         raise _Reject(f"record from unexpected topic {origin.topic!r}")
@@ -162,7 +166,8 @@ class Router:
             return claimed, trusted_ms
         return from_timestamp_ms(event_ms), trusted_ms
 
-    def _route_send(self, origin: Origin, data: dict, replies_before: list | None = None) -> Output:
+    def _route_send(self, origin: Origin, data: dict, replies_before: list | None = None,
+                    replies_by: list | None = None) -> Output:
         request = _validate(OutboundRequest, data)
         self._check_body(request.body)
         recipient = parse_recipient(request.to, self._region)  # strict: never another number
@@ -180,6 +185,8 @@ class Router:
         }
         if replies_before is not None:
             routed["after"] = replies_before
+        if replies_by is not None:
+            routed["stamp"] = replies_by
         return self._routed(recipient.e164, routed)
 
     def _route_status(self, origin: Origin, data: dict) -> Output | None:

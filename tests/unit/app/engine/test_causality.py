@@ -16,11 +16,13 @@ from app.engine.driver import Driver, Killed, MemoryChangelog, MemoryOutputs
 from app.engine.inputs import TP
 from app.engine.loop import FENCED_LIVENESS_MS
 from app.records import dumps
+from app.settings import Settings
 from app.stream.partitioner import partition_for
 from app.stream.router import Router
 from tests.unit.app.engine.scenario import outcomes
 
 A = "+14155550101"
+B = "+14155550103"
 GUARANTEES = pytest.mark.parametrize("exactly_once", [False, True], ids=["at-least-once", "exactly-once"])
 
 
@@ -410,3 +412,44 @@ async def test_a_send_produced_after_a_start_is_delivered() -> None:
     d.send("s2", A)
     await d.run()
     assert sends(d) == {"s1=opted_out": 1, "s2=provider": 1}
+
+
+# ---------------------------------------------------------------- a replayed send is decided as it was first
+
+
+def model_settings() -> Settings:
+    """The model checker's settings (two partitions of each topic, a checkpoint after each step)."""
+    return Settings(kafka_bootstrap_servers="memory:0", partitions=2, input_partitions=2, commit_interval_ms=1,
+                    progress_interval_ms=1)
+
+
+@pytest.mark.parametrize("how", ["fenced", "killed"])
+async def test_a_replayed_send_is_decided_as_it_was_first_not_against_a_later_stop(how: str) -> None:
+    """At-least-once, found by the model checker (3,000 examples): a send is decided `provider`
+    and its checkpoint fails (the routed task fenced; or the worker SIGKILLed before its
+    changelog); a STOP is acknowledged after that. The replay must decide the send as before:
+    the STOP came after the send (broker offsets), so it is no reason to suppress what may
+    already be at the provider: one kind of outcome per send, never provider *and* suppressed."""
+    d = Driver(model_settings(), max_records=4)
+    await d.start()
+    await d.run()
+    routed = TP(d.settings.routed_topic, partition_for(B, d.settings.partitions))
+    if how == "fenced":
+        d.outputs.fence(routed)
+    d.send("s1", B, partition=0)
+    await d.steps(1)  # routed
+    if how == "killed":
+        d.kill_at_step = "outputs_acked"
+    try:
+        await d.steps(1)  # decided (`provider`); its checkpoint fails
+    except Killed:
+        d.kill()
+        await d.start()
+    assert sends(d) == {"s1=provider": 1}
+    d.reply("r1", B, "STOP", partition=0)  # acknowledged after the send was decided once
+    await d.run()
+    assert d.state(B)["opted_out"] is True
+    assert set(sends(d)) == {"s1=provider"}  # replayed (at-least-once may deliver twice), never suppressed
+    d.send("s2", B, partition=1)  # produced after the STOP was acknowledged
+    await d.run()
+    assert set(sends(d)) == {"s1=provider", "s2=opted_out"}
