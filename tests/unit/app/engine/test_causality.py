@@ -453,3 +453,58 @@ async def test_a_replayed_send_is_decided_as_it_was_first_not_against_a_later_st
     d.send("s2", B, partition=1)  # produced after the STOP was acknowledged
     await d.run()
     assert set(sends(d)) == {"s1=provider", "s2=opted_out"}
+
+
+@pytest.mark.parametrize("kill", [False, True], ids=["runs-on", "killed-while-deferred"])
+async def test_a_stop_read_behind_a_held_send_it_came_after_waits_for_that_send(kill: bool) -> None:
+    """A send is held (a reply partition below its stamp is not routed yet); a STOP for its
+    number, acknowledged after the send was produced, is routed and read behind it. The STOP
+    waits among the held sends: the send is decided without it (`provider`, as it would have
+    been had it not waited), then the STOP is applied; a send produced after the STOP is
+    suppressed. Killed while the STOP waits, the replay decides the same."""
+    d = Driver()
+    await d.start()
+    await d.run()
+    inbound1 = TP(d.settings.inbound_topic, 1)
+    d.source.pause({inbound1})  # its router lags: replies on it are not routed
+    d.reply("h1", A, "HELP", partition=1)  # acknowledged before the send: the send waits for it
+    d.send("s1", A, partition=0)
+    await d.steps(3)
+    assert d.processor.held_count() == 1
+    d.reply("r1", A, "STOP", partition=0)  # acknowledged after the send was produced
+    await d.steps(3)
+    assert d.processor.held_count() == 1 and d.state(A) is None  # the STOP waits behind the send
+    assert sum(len(h) for h in d.processor.held.values()) == 2
+    if kill:
+        d.kill()
+        await d.start()
+    d.source.resume({inbound1})
+    await d.run()
+    assert sends(d) == {"s1=provider": 1}
+    assert set(outcomes(d)["consent"]) == {"h1=logged", "r1=applied"} and d.state(A)["opted_out"] is True
+    d.send("s2", A, partition=1)
+    await d.run()
+    assert sends(d) == {"s1=provider": 1, "s2=opted_out": 1}
+
+
+async def test_a_stop_between_two_held_sends_is_applied_between_them() -> None:
+    """Two sends held; a STOP acknowledged after the first was produced and before the second
+    is read behind both: applied after the first is decided and before the second."""
+    d = Driver()
+    await d.start()
+    await d.run()
+    inbound0, inbound1 = TP(d.settings.inbound_topic, 0), TP(d.settings.inbound_topic, 1)
+    d.source.pause({inbound1})
+    d.reply("h1", A, "HELP", partition=1)  # not routed yet: both sends wait for it
+    d.send("s1", A, partition=0)
+    await d.steps(3)
+    d.source.pause({inbound0})
+    d.reply("r1", A, "STOP", partition=0)  # acknowledged after s1, before s2; routed after s2
+    d.send("s2", A, partition=1)
+    await d.steps(3)
+    d.source.resume({inbound0})
+    await d.steps(3)
+    assert d.processor.held_count() == 2 and d.state(A) is None
+    d.source.resume({inbound1})
+    await d.run()
+    assert sends(d) == {"s1=provider": 1, "s2=opted_out": 1}
