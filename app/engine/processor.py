@@ -116,6 +116,7 @@ class Processor:
     def open_partition(self, state: PartitionState) -> None:
         self.states[state.partition] = state
         self.held[state.partition] = deque()
+        self._deferred[state.partition] = 0
         self._figures.pop(state.partition, None)
 
     def drop(self, tps: set[TP]) -> None:
