@@ -31,11 +31,37 @@ def latency_cell(phase: dict | None) -> str:
     return cell
 
 
+PEERS = ("kstreams", "kstreams_eos")  # the reference rows (bench/kstreams.py)
+
+
+def reference_of(name: str) -> str:
+    """The Kafka Streams row a system's ratio is taken against: the same guarantee."""
+    return "kstreams_eos" if name.endswith("_eos") else "kstreams"
+
+
+def ratio_cell(name: str, systems: dict) -> str:
+    """throughput ÷ the reference's warm throughput (and ÷ its cold throughput)."""
+    if name in PEERS:
+        return "reference"
+    ref = systems.get(reference_of(name))
+    if not ref or not ref.get("warm_throughput_msg_s") or not ref.get("throughput_msg_s"):
+        return "–"
+    mine = systems[name]["throughput_msg_s"]
+    return f"{mine / ref['warm_throughput_msg_s']:.2f} × (cold {mine / ref['throughput_msg_s']:.2f} ×)"
+
+
 def markdown(results: dict) -> str:
     cfg = results["config"]
     data = results.get("data", {})
     loads = [str(x) for x in cfg["loads_msg_s"]]
-    head = ["system", "throughput msg/s (median of runs)", "CPU µs/msg"]
+    systems = results.get("systems", {})
+    # a JVM peer ran: cold and warm columns, and the ratio to it (older results: the old table)
+    peer = any("warm_throughput_msg_s" in s for s in systems.values())
+    if peer:
+        head = ["system", "throughput msg/s (median of runs; JVM: cold pass)", "warm msg/s (JVM: 2nd pass)",
+                "× reference (Kafka Streams warm, same guarantee)", "CPU µs/msg", "CPU µs/msg warm"]
+    else:
+        head = ["system", "throughput msg/s (median of runs)", "CPU µs/msg"]
     head += [f"latency @ {int(x):,} msg/s p50 / p99 / max ms" for x in loads]
     head += ["peak RSS MiB"]
     lines = [
@@ -52,20 +78,21 @@ def markdown(results: dict) -> str:
         "| " + " | ".join(head) + " |",
         "|" + "|".join(["---"] + ["---:"] * (len(head) - 1)) + "|",
     ]
-    for _name, s in results.get("systems", {}).items():
+    for name, s in systems.items():
         runs = s["n_runs"]
-        row = [
-            s["label"],
-            f"{_num(s['throughput_msg_s'])} ({runs} run{'s' if runs != 1 else ''})",
-            _num(s["cpu_us_per_msg"], 1),
-        ]
+        row = [s["label"], f"{_num(s['throughput_msg_s'])} ({runs} run{'s' if runs != 1 else ''})"]
+        if peer:
+            row += [_num(s.get("warm_throughput_msg_s")), ratio_cell(name, systems)]
+        row += [_num(s["cpu_us_per_msg"], 1)]
+        if peer:
+            row += [_num(s.get("warm_cpu_us_per_msg"), 1)]
         lat = s.get("latency", {})
         row += [latency_cell(lat.get(x)) for x in loads]
         row += [_num(s["peak_rss_mib"])]
         lines.append("| " + " | ".join(row) + " |")
     floor = results.get("floor")
     if floor:
-        row = ["harness floor (no system: producer → broker → collector)", "–", "–"]
+        row = ["harness floor (no system: producer → broker → collector)", "–", "–"] + ["–"] * (3 if peer else 0)
         row += [latency_cell(floor.get(x)) for x in loads] + ["–"]
         lines.append("| " + " | ".join(row) + " |")
     lines.append("")
@@ -91,6 +118,8 @@ def markdown(results: dict) -> str:
             f"max {prop['observed_max_ms']:,.1f} ms."
         )
     m = results.get("machine", {})
+    if peer:
+        lines.append(peer_line(results))
     if m:
         lines.append(
             f"- **Machine**: nproc {m.get('nproc')} ({m.get('cpu') or 'unknown CPU'}), {m.get('memory_gib')} GiB; "
@@ -111,6 +140,29 @@ def markdown(results: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def peer_line(results: dict) -> str:
+    m = results.get("machine", {})
+    decisions = results.get("decisions") or {}
+    digests = decisions.get("digests") or {}
+    labels = {name: s["label"] for name, s in results.get("systems", {}).items()}
+    others = [labels.get(n, n) for n in digests if n not in PEERS]
+    if not decisions:
+        same = "not compared"
+    elif not decisions.get("identical"):
+        same = "**NOT identical** to the other systems' (see `decisions` in the JSON)"
+    elif others:
+        same = "**identical** to those of " + ", ".join(others) + ", send by send"
+    else:
+        same = "as expected for every send (no other filtering system in this run)"
+    digest = next(iter(next(iter(digests.values()), [])), None)
+    return (f"- **Kafka Streams peer** (`bench/systems/kstreams/`): Kafka Streams {m.get('kafka_streams', '?')} "
+            f"on Java {m.get('java', '?')}, libphonenumber {m.get('libphonenumber', '?')}, one stream thread; "
+            f"opt-out KTable (RocksDB) from the baselines' opted-out list, sends re-keyed by number and account "
+            f"through a repartition topic. Cold = the first pass of a fresh JVM; warm = the same sends again, "
+            f"in the same JVM, by a second instance; latency figures are the warm instance's. Decisions: {same}"
+            + (f" (digest {digest})." if digest and decisions.get("identical") else "."))
+
+
 def chart(results: dict, path: Path) -> None:
     import matplotlib
 
@@ -124,9 +176,17 @@ def chart(results: dict, path: Path) -> None:
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(13, 5))
     tput = [systems[n]["throughput_msg_s"] for n in names]
     bars = ax1.bar(range(len(names)), tput, color="#4C72B0")
-    for bar, n in zip(bars, names, strict=False):
-        ax1.annotate(f"{bar.get_height():,.0f}\n{systems[n]['cpu_us_per_msg']:.0f} µs CPU/msg",
-                     (bar.get_x() + bar.get_width() / 2, bar.get_height()), ha="center", va="bottom", fontsize=8)
+    for i, (bar, n) in enumerate(zip(bars, names, strict=False)):
+        s = systems[n]
+        text = f"{bar.get_height():,.0f}\n{s['cpu_us_per_msg']:.0f} µs CPU/msg"
+        top = bar.get_height()
+        warm = s.get("warm_throughput_msg_s")
+        if warm:  # a JVM: the cold pass filled, the warm pass as a dashed outline
+            ax1.bar(i, warm, fill=False, edgecolor="#4C72B0", linestyle="--")
+            text = (f"cold {bar.get_height():,.0f}, {s['cpu_us_per_msg']:.0f} µs\n"
+                    f"warm {warm:,.0f}, {s.get('warm_cpu_us_per_msg', 0):.0f} µs")
+            top = max(top, warm)
+        ax1.annotate(text, (bar.get_x() + bar.get_width() / 2, top), ha="center", va="bottom", fontsize=8)
     ax1.set_xticks(range(len(names)), labels, fontsize=8)
     ax1.set_ylabel("msg/s (median of runs)")
     ax1.set_title("Throughput (backlog of pre-produced sends)")

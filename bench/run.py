@@ -34,6 +34,7 @@ from bench.kafka_io import (
     paced_producer,
     read_until,
 )
+from bench.kstreams import KStreamsSystem, Unavailable, prepare
 from bench.procmon import CpuSampler, peak_rss_mib
 from bench.sut import QUIX_VENV, Proc, ProjectSystem, all_systems, free_port, stop_all
 from bench.verify import COMPLIANCE, PROVIDER, SUPPRESSED, VerificationError
@@ -68,6 +69,7 @@ class Bench:
             "notes": [],
         }
         self.project_run_s: float | None = None
+        self.peer_versions: dict[str, str] = {}
 
     # ------------------------------------------------------------ time
 
@@ -95,6 +97,25 @@ class Bench:
             subprocess.run([*pip, "--upgrade", "quixstreams", "orjson"], check=True)
             bar.update()
         marker.write_text(time.strftime("%Y-%m-%d\n"))
+
+    def prepare_peers(self) -> None:
+        """Build the Kafka Streams peer if needed; without Java (or Maven for a first build)
+        its rows are skipped with a one-line reason, never the whole bench."""
+        peers = [name for name, system in self.systems.items() if isinstance(system, KStreamsSystem)]
+        if not peers:
+            return
+        try:
+            build_dir, versions = prepare(log)
+        except Unavailable as exc:
+            note = f"Kafka Streams rows ({', '.join(peers)}) skipped: {exc}"
+            log("bench: " + note)
+            self.results["notes"].append(note)
+            for name in peers:
+                del self.systems[name]
+            return
+        for name in peers:
+            self.systems[name].build_dir = build_dir
+        self.peer_versions = versions
 
     def start_broker(self) -> None:
         if self.cfg.bootstrap:
@@ -168,6 +189,7 @@ class Bench:
             "quixstreams": quix.split()[0] if quix else None,
             "quix_confluent_kafka": quix.split()[1] if quix and len(quix.split()) > 1 else None,
             "bench_driver_librdkafka": confluent_kafka.libversion()[0],
+            **self.peer_versions,  # java, kafka_streams, libphonenumber (when the peer runs)
             "loadavg_at_start": [round(x, 2) for x in os.getloadavg()],
         }
 
@@ -206,6 +228,8 @@ class Bench:
         return bulk_produce(self.bootstrap, topic, records, len(self.ds.sends), desc)
 
     def session(self, system, run: int, extras: bool) -> dict:
+        if getattr(system, "warm_pass", False):
+            return self._peer_session(system, run, extras)
         label = f"{system.name} run {run}"
         topo = system.topology(f"r{run}")
         run_dir = self.work / f"{system.name}-r{run}"
@@ -233,6 +257,50 @@ class Bench:
         res["session_s"] = round(time.time() - t_session, 1)
         if isinstance(system, ProjectSystem):
             res["code"] = code
+        return res
+
+    def _peer_session(self, system: KStreamsSystem, run: int, extras: bool) -> dict:
+        """The JVM peer: a cold pass and then a warm pass (the same sends on a second set of
+        topics, a second KafkaStreams instance) in one process; the live figures on the warm one."""
+        label = f"{system.name} run {run}"
+        cold, warm = system.topology(f"r{run}"), system.topology(f"r{run}w")
+        run_dir = self.work / f"{system.name}-r{run}"
+        run_dir.mkdir(parents=True, exist_ok=True)
+        assert self.admin is not None
+        t_session = time.time()
+        optouts = system.optouts_topic(cold)
+        p = self.cfg.input_partitions
+        # the opted-out list the baselines get, as a table topic keyed like the project's
+        # table ("<E.164>|<account>"), co-partitioned with the repartition topic (murmur2)
+        self.admin.create({optouts: (p, {"cleanup.policy": "compact"}),
+                           **system.topics(cold, self.cfg), **system.topics(warm, self.cfg)})
+        self.admin.track(system.internal_topics(cold) + system.internal_topics(warm))
+        time.sleep(1.0)  # new partitions' leaders (else the first produce requests are retried, noisily)
+        keys = [f"{number}|default".encode() for number in self.ds.optout_list]
+        bulk_produce(self.bootstrap, optouts, ((k, b"1", default_partition(k, p)) for k in keys), len(keys),
+                     f"{label}: produce {len(keys):,} opt-outs")
+        time.sleep(0.05)  # the sends' timestamps come after every opt-out's
+        self._produce_sends(cold.input, f"{label}: pre-produce sends (cold pass)")
+        self._produce_sends(warm.input, f"{label}: pre-produce sends (warm pass)")
+        proc = system.start([cold, warm], optouts, self.bootstrap, run_dir)
+        try:
+            sampler = CpuSampler(proc.pid).start()
+            ends_cold, done_cold, complete = self._wait_outputs(system, cold, proc, f"{label} cold", 0)
+            t_warm = time.time()
+            system.go(run_dir, 2)
+            ends_warm, done_warm, complete_warm = self._wait_outputs(system, warm, proc, f"{label} warm", 0)
+            rss_after_run = peak_rss_mib(proc.pid)
+            res: dict = {}
+            if extras and complete and complete_warm:
+                res.update(self._extras(system, warm, label))
+            res["peak_rss_mib"] = round(peak_rss_mib(proc.pid), 1)
+            res["peak_rss_after_throughput_mib"] = round(rss_after_run, 1)
+            sampler.stop()
+        finally:
+            proc.stop()
+        res.update(self._figures(system, cold, f"{label} cold", ends_cold, sampler, None, proc.started, done_cold))
+        res["warm"] = self._figures(system, warm, f"{label} warm", ends_warm, sampler, None, t_warm, done_warm)
+        res["session_s"] = round(time.time() - t_session, 1)
         return res
 
     def _load_optouts(self, system: ProjectSystem, env: dict, run_dir: Path, port: int, topo, label: str) -> set[str]:
@@ -288,13 +356,27 @@ class Bench:
         return {f"stop-{i}" for i in range(len(self.ds.optout_list))}
 
     def _measure(self, system, topo, proc: Proc, label: str, compliance: set[str] | None, extras: bool) -> dict:
-        n = len(self.ds.sends)
-        extra_records = len(compliance or ())
         sampler = CpuSampler(proc.pid).start()
+        ends, t_done, complete = self._wait_outputs(system, topo, proc, label, len(compliance or ()))
+        rss_after_run = peak_rss_mib(proc.pid)
+        res: dict = {}
+        if extras and complete:
+            res.update(self._extras(system, topo, label))
+        res["peak_rss_mib"] = round(peak_rss_mib(proc.pid), 1)
+        res["peak_rss_after_throughput_mib"] = round(rss_after_run, 1)
+        sampler.stop()
+        proc.stop()
+        res.update(self._figures(system, topo, label, ends, sampler, compliance, proc.started, t_done))
+        return res
+
+    def _wait_outputs(self, system, topo, proc: Proc, label: str, extra_records: int) -> tuple[dict, float, bool]:
+        """Wait until the N sends came out on ``topo``'s outputs: (end offsets, time done,
+        complete). A system that stops producing outputs (120 s before its first one, 30 s
+        after) is verified as it is, so the failure names what is missing."""
+        n = len(self.ds.sends)
         transactional = getattr(system, "guarantee", "") == "exactly_once"
         wm = (CommittedCounter if transactional else Watermarks)(self.bootstrap, list(topo.roles))
-        # Wait for N outputs; a system that stops producing outputs (120 s before its first
-        # one, 30 s after) is verified as it is, so the failure names what is missing.
+        complete = True
         last_total, last_change = -1, time.monotonic()
         with tqdm(total=n, desc=f"{label}: processing", unit="msg", unit_scale=True, leave=False) as bar:
             while True:
@@ -309,21 +391,20 @@ class Bench:
                 stall_limit = 30.0 if done > 0 else 120.0
                 if time.monotonic() - last_change > stall_limit:
                     log(f"  {label}: no new output for {stall_limit:.0f}s at {done:,}/{n:,}; verifying what is there")
-                    extras = False
+                    complete = False
                     break
                 time.sleep(0.2)
         t_done = time.time()
         time.sleep(1.0)  # anything extra (duplicates) written right after would show up now
         ends = wm.ends()
         wm.close()
-        rss_after_run = peak_rss_mib(proc.pid)
-        res: dict = {}
-        if extras:
-            res.update(self._extras(system, topo, label))
-        res["peak_rss_mib"] = round(peak_rss_mib(proc.pid), 1)
-        res["peak_rss_after_throughput_mib"] = round(rss_after_run, 1)
-        sampler.stop()
-        proc.stop()
+        return ends, t_done, complete
+
+    def _figures(self, system, topo, label: str, ends: dict, sampler: CpuSampler, compliance: set[str] | None,
+                 started: float, t_done: float) -> dict:
+        """Read back and verify ``topo``'s outputs, then the throughput and CPU figures of
+        the outputs' first-last window (``started``: when the system began this work)."""
+        n = len(self.ds.sends)
         records = read_until(self.bootstrap, ends, f"{label}: read back outputs")
         roles = topo.roles
         outs: list[tuple[str, str]] = []
@@ -338,25 +419,25 @@ class Bench:
         expected = {mid: system.expected_role(role == SUPPRESSED) for mid, role in self.ds.expected.items()}
         counts = verify.check(label, outs, expected, compliance=compliance)
         first, last = min(stamps), max(stamps)
-        if first < (proc.started - 1) * 1000 or ts_types != {1}:
+        if first < (started - 1) * 1000 or ts_types != {1}:
             raise RuntimeError(f"{label}: output timestamps are not the system's produce times "
-                               f"(types {ts_types}, first {first} ms, process started {proc.started * 1000:.0f} ms)")
+                               f"(types {ts_types}, first {first} ms, the system started {started * 1000:.0f} ms)")
         span = max(1, last - first) / 1000
         cpu = sampler.between(first, last)
-        res.update({
+        res = {
             "verified": True,
             "counts": counts,
+            "decisions_sha256_16": verify.decisions_digest(outs),
             "throughput_msg_s": round(n / span, 1),
             "span_s": round(span, 3),
-            "wall_s": round((last / 1000) - proc.started, 2),
-            "startup_to_first_output_s": round((first / 1000) - proc.started, 2),
+            "wall_s": round((last / 1000) - started, 2),
+            "startup_to_first_output_s": round((first / 1000) - started, 2),
             "cpu_us_per_msg": round(cpu / n * 1e6, 1),
-            "cpu_us_per_msg_whole_process": round(sampler.between(proc.started * 1000, t_done * 1000) / n * 1e6, 1),
+            "cpu_us_per_msg_whole_process": round(sampler.between(started * 1000, t_done * 1000) / n * 1e6, 1),
             "cpu_cores_busy": round(cpu / span, 2),
             "timestamp_type": sorted(ts_types),
-        })
-        log(f"  {label}: {res['throughput_msg_s']:,.0f} msg/s, {res['cpu_us_per_msg']} µs CPU/msg, "
-            f"peak RSS {res['peak_rss_mib']} MiB, verified {counts}")
+        }
+        log(f"  {label}: {res['throughput_msg_s']:,.0f} msg/s, {res['cpu_us_per_msg']} µs CPU/msg, verified {counts}")
         return res
 
     def _extras(self, system, topo, label: str) -> dict:
@@ -505,6 +586,7 @@ class Bench:
         cfg = self.cfg
         if "quixstreams" in self.systems:
             self.ensure_quix_venv()
+        self.prepare_peers()
         self.start_broker()
         self.admin = Admin(self.bootstrap)
         self.results["machine"] = self.machine()
@@ -596,7 +678,19 @@ class Bench:
                 "peak_rss_mib": max(r["peak_rss_mib"] for r in results),
                 **extras[name],
             }
+            warm = [r["warm"] for r in results if "warm" in r]
+            if warm:
+                systems[name]["warm_throughput_msg_s"] = round(statistics.median(w["throughput_msg_s"] for w in warm), 1)
+                systems[name]["warm_cpu_us_per_msg"] = round(statistics.median(w["cpu_us_per_msg"] for w in warm), 1)
         self.results["systems"] = systems
+        # every filtering system's decisions, send by send (each run was verified against
+        # the expected routing, so equal digests say the same thing once more, explicitly)
+        digests = {name: sorted({d for r in results for d in (r.get("decisions_sha256_16"),
+                                                               (r.get("warm") or {}).get("decisions_sha256_16")) if d})
+                   for name, results in runs.items() if results and self.systems[name].filters}
+        if any(name in digests for name in ("kstreams", "kstreams_eos")):
+            self.results["decisions"] = {"digests": digests,
+                                         "identical": len({d for ds in digests.values() for d in ds}) == 1}
 
     def cleanup(self) -> None:
         stop_all()

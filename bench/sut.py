@@ -261,6 +261,9 @@ def all_systems(cfg: Config) -> dict[str, Any]:
         "project": ProjectSystem(),
         "project_eos": ProjectExactlyOnce(),
     }
+    from bench.kstreams import systems as kstreams_systems  # it imports this module
+
+    known.update(kstreams_systems())
     unknown = [s for s in cfg.systems if s not in known]
     if unknown:
         raise SystemExit(f"bench: unknown system(s) in BENCH_SYSTEMS: {unknown}; known: {list(known)}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections import Counter
 from collections.abc import Iterable
 
@@ -30,6 +31,15 @@ def parse_output(role: str, value: bytes) -> tuple[str, str, dict]:
     if role == DEADLETTER:
         return DEADLETTER, f"deadletter:{obj.get('error')}", obj
     raise ValueError(role)
+
+
+def decisions_digest(outputs: Iterable[tuple[str, str]]) -> str:
+    """sha256 (16 hex digits) of every send's decision, (message_id, kind) in message_id
+    order, compliance confirmations left out: equal for two systems that decided alike."""
+    digest = hashlib.sha256()
+    for mid, kind in sorted((mid, kind) for kind, mid in outputs if kind != COMPLIANCE):
+        digest.update(f"{mid} {kind}\n".encode())
+    return digest.hexdigest()[:16]
 
 
 def check(
