@@ -99,6 +99,7 @@ class Processor:
         self.positions: dict[TP, int] = {}  # next offset to process, per partition processed here
         self.gate = ReplyGate()
         self._stamp: Stamp | None = None  # the reply ends of the batch being processed
+        self._stamp_encoded: list | None = None  # ... as routed sends carry it (encoded once a batch)
         self._open_stamp: dict[int, Stamp] = {}  # per routed partition: the last stamp found covered
         # per input partition of sends: (its end offset, the replies' ends read before it), newest
         # last: a send at or past that end was produced after every reply below those ends
@@ -148,7 +149,7 @@ class Processor:
         they hold sends: :mod:`app.engine.reply_gate`)."""
         started = time.perf_counter()
         self._stamp = stamp
-        self._stamp_encoded: list | None = None
+        self._stamp_encoded = None
         if stamp is not None:
             self.gate.note_stamp(stamp)
         by_task: dict[TP, list[Output]] = {}
