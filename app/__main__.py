@@ -60,9 +60,10 @@ def _create_topics() -> int:
 
 
 def _worker() -> int:
-    from app.runtime import malloc
+    from app.runtime import collector, malloc
 
     malloc.tune()  # first, before any thread starts (app/runtime/malloc.py)
+    collector.tune()  # app/runtime/collector.py
     settings = get_settings()
     try:
         load_policy(settings.keywords_file, settings.default_locales)

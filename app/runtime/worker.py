@@ -6,7 +6,7 @@ import logging
 
 import faust
 
-from app.runtime import log_mask, quiet_logs
+from app.runtime import collector, log_mask, quiet_logs
 from app.runtime.faust_app import build_app
 from app.settings import Settings
 
@@ -18,6 +18,10 @@ class Worker(faust.Worker):
         self.spinner = None
         logger.setLevel(level)
         quiet_logs.install(logger)
+
+    async def on_startup_finished(self) -> None:
+        await super().on_startup_finished()
+        collector.freeze()  # what start-up built is never scanned again (app/runtime/collector.py)
 
 
 def run_worker(settings: Settings) -> None:
