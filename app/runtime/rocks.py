@@ -76,6 +76,7 @@ INPLACE_UPDATE_LOCKS = 16
 # their prefix: ~40 % less memory for the index and filter blocks (4.4 -> 2.5 bytes per stored
 # key in make soak; a lookup ~0.1 µs slower).
 INDEX_RESTART_INTERVAL = 16
+DEFAULT_FAMILY = "default"
 PROPERTIES = (  # per database, in bytes (or counts)
     "rocksdb.cur-size-all-mem-tables",
     "rocksdb.size-all-mem-tables",
@@ -123,7 +124,9 @@ def _read_options() -> ReadOptions:
 class RocksStore:
     def __init__(self, path: Path, options: Options) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        self.db = Rdict(str(path), options)
+        # the default column family's options given too: else rocksdict opens an existing
+        # database with those of its OPTIONS file (no bloom filter, a cache of its own)
+        self.db = Rdict(str(path), options, column_families={DEFAULT_FAMILY: options})
         self.db.set_read_options(_read_options())
         raw = self.db.get(CHANGELOG_NEXT_KEY)
         self._next = int(raw) if raw else 0
