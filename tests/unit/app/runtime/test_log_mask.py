@@ -6,9 +6,10 @@ import io
 import logging
 import re
 import unicodedata
+from uuid import UUID
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from app.domain.masking import mask, redact
@@ -168,12 +169,20 @@ def test_a_phone_number_beside_or_in_an_id_lookalike_is_still_masked(text, maske
 
 
 @given(written_numbers(), st.uuids(), st.sampled_from(["", " ", "-", ":", "/", "_", ", "]), st.booleans())
+@example(("3860000", "3860000"), UUID("0d61a5e0-237d-cc75-e386-aeac34937827"), "", False)  # (CI, by chance)
 @settings(max_examples=400, deadline=None)
 def test_a_written_number_next_to_a_uuid_keeps_at_most_its_last_four_digits(number, uuid, glue, first):
     digits, written = number
     text = f"{written}{glue}{uuid}" if first else f"{uuid}{glue}{written}"
-    masked = ascii_digits(mask(text))
-    assert digits not in masked or digits in ascii_digits(str(uuid))
+    masked = mask(text)
+    # The UUID and the glue are masked character for character (only percent-encoded digits
+    # shrink): the number's part of the masked text is where it was. (Looking for the number's
+    # digits in the whole masked text found them by chance: "...e386-aeac34937827" + "3860000"
+    # is masked "...e386-aeac***********0000", whose digits hold "3860000".)
+    rest = len(glue) + len(str(uuid))
+    number_part = masked[:len(masked) - rest] if first else masked[rest:]
+    assert len(ascii_digits(number_part)) <= 4
+    assert digits not in ascii_digits(number_part)
 
 
 @given(st.text(alphabet=st.characters(blacklist_categories=("Nd",)), max_size=50))
