@@ -136,3 +136,39 @@ def test_e164_is_a_fixed_point(number):
     parsed = parse_number(number, "US")
     assert parsed.status is NumberStatus.VALID and parsed.e164 == number
     assert parse_number(parsed.e164, "GB").e164 == number  # the region does not matter with a '+'
+
+
+nanp = st.from_regex(r"\+1[2-9][0-9]{2}[2-9][0-9]{6}", fullmatch=True)
+e164_shaped = st.from_regex(r"\+[1-9][0-9]{1,14}", fullmatch=True)
+
+
+@PROPS
+@given(valid_numbers() | nanp | e164_shaped, st.sampled_from(["US", "GB", "DE", "JP"]))
+@example("+390612345678", "US")  # the national number keeps Italy's leading zero
+@example("+442079460000", "US")
+@example("+8613800138000", "US")
+@example("+79161234567", "US")  # a one-digit country code other than 1
+def test_a_number_remembered_in_e164_reads_as_phonenumbers_reads_it(number: str, region: str) -> None:
+    """A number written exactly in its valid E.164 form is remembered in the compact set and
+    read from it once the small caches have moved on: what it reads must be exactly what
+    phonenumbers makes of it, leniently and strictly, whatever the default region."""
+    from app.domain import numbers
+
+    expected = numbers._parse(number, region)  # phonenumbers itself, no cache
+    numbers.parse_number(number, region)
+    numbers._lenient_cache.clear()
+    numbers._strict_cache.clear()
+    remembered = numbers._known_e164(number)
+    assert (remembered is not None) == (expected.status is NumberStatus.VALID and expected.e164 == number)
+    assert numbers.parse_number(number, region) == expected
+    numbers._strict_cache.clear()
+    assert numbers.parse_recipient(number, region) == expected
+
+
+def test_only_ascii_digits_after_a_plus_are_read_from_the_set() -> None:
+    from app.domain import numbers
+
+    numbers.parse_number("+12125550123", "US")
+    assert numbers._known_e164("+12125550123") is not None
+    for lookalike in ("+1212555012３", "+012125550123", "+1 2125550123", "12125550123", "+12125550123\n"):
+        assert numbers._known_e164(lookalike) is None
