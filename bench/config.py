@@ -20,6 +20,27 @@ def _float(name: str, default: float) -> float:
     return float(raw) if raw else default
 
 
+def parse_scale(raw: str | None, quick: bool) -> tuple[int, ...]:
+    """``BENCH_SCALE``: the worker counts of the scale-out figure, ascending. Unset: 1,2,3
+    (quick mode: none); empty or "0": none."""
+    if raw is None:
+        return () if quick else (1, 2, 3)
+    if raw.strip() in ("", "0"):
+        return ()
+    counts: set[int] = set()
+    for part in raw.split(","):
+        if not part.strip():
+            continue
+        try:
+            n = int(part)
+        except ValueError:
+            raise SystemExit(f"bench: BENCH_SCALE={raw!r}: expected worker counts such as 1,2,3") from None
+        if n < 1:
+            raise SystemExit(f"bench: BENCH_SCALE={raw!r}: worker counts must be >= 1")
+        counts.add(n)
+    return tuple(sorted(counts))
+
+
 @dataclass(frozen=True)
 class Config:
     quick: bool
@@ -39,6 +60,7 @@ class Config:
     systems: tuple[str, ...]
     keep_topics: bool
     floor: bool  # measure the harness's own latency floor (no system in between)
+    scale: tuple[int, ...] = ()  # worker counts of the project's scale-out figure (bench/scaleout.py)
     seed: int = 20260101
     work_dir: Path = field(default=BENCH_DIR / ".work")
     cache_dir: Path = field(default=BENCH_DIR / ".cache")
@@ -68,6 +90,7 @@ class Config:
             or ("passthrough", "aiokafka_loop", "quixstreams", "kstreams", "kstreams_eos", "project", "project_eos"),
             keep_topics=os.environ.get("BENCH_KEEP_TOPICS", "") not in ("", "0"),
             floor=os.environ.get("BENCH_FLOOR", "1") not in ("", "0"),
+            scale=parse_scale(os.environ.get("BENCH_SCALE"), quick),
             # quick runs do not overwrite the committed bench/results/latest.*
             results_dir=Path(os.environ.get("BENCH_RESULTS_DIR")
                              or (BENCH_DIR / ".work" / "results" if quick else BENCH_DIR / "results")),

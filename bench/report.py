@@ -6,6 +6,8 @@ import json
 import math
 from pathlib import Path
 
+from bench.scaleout import markdown_lines as scale_out_lines
+
 
 def _num(x: float | None, digits: int = 0) -> str:
     if x is None or (isinstance(x, float) and math.isnan(x)):
@@ -137,6 +139,7 @@ def markdown(results: dict) -> str:
         lines.append(f"- **Run**: {results['started_at']}, {results['total_s']:.0f} s in all; project code: {version}.")
     for note in results.get("notes", []):
         lines.append(f"- Note: {note}")
+    lines += scale_out_lines(results.get("scale_out") or {})
     return "\n".join(lines) + "\n"
 
 

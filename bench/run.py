@@ -2,8 +2,8 @@
 
 Order: broker warm-up; baselines, peer and project (run 1 each, with latency; the
 project also with opt-out propagation); the harness floor; the project's table
-recovery; the remaining throughput runs; the project's runs 2..N only while the time
-budget allows."""
+recovery; the remaining throughput runs; the project's runs 2..N and then its scale-out
+sessions (bench/scaleout.py) only while the time budget allows."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ from pathlib import Path
 import orjson
 from tqdm import tqdm
 
-from bench import data, live, report, verify
+from bench import data, live, report, scaleout, verify
 from bench.config import REPO, Config
 from bench.kafka_io import (
     Admin,
@@ -63,7 +63,7 @@ class Bench:
                 "runs": cfg.runs, "input_partitions": cfg.input_partitions, "loads_msg_s": list(cfg.loads),
                 "load_seconds": cfg.load_seconds, "drain_seconds": cfg.drain_seconds,
                 "recovery_records": cfg.recovery_records, "propagation_rounds": cfg.propagation_rounds,
-                "budget_s": cfg.budget_s,
+                "budget_s": cfg.budget_s, "scale_workers": list(cfg.scale),
             },
             "systems": {},
             "notes": [],
@@ -653,6 +653,10 @@ class Bench:
                     log("bench: " + note)
                     break
                 one("project", run, False)
+        # 5. the project's scale-out figure (1, 2, 3 workers of one group), while the budget allows
+        if "project" in self.systems and cfg.scale:
+            first = runs["project"][-1].get("session_s") or 60.0  # run 2+ if any: no live figures in it
+            self.results["scale_out"] = scaleout.measure(self, cfg.scale, first)
         self._summarize(runs, extras)
 
     def _prune_work(self) -> None:
