@@ -563,8 +563,9 @@ class Bench:
             "peak_rss_with_records_mib": round(rss_full, 1),
             "verified_lookups": len(range(0, records, step)) + 1,
         }
+        rate = res["recovery_records_s"]  # None: no slower than an empty start (too few records to tell)
         log(f"  recovery: {records:,} opt-outs: start-up {full_s:.1f}s vs {empty_s:.1f}s empty -> "
-            f"{res['recovery_records_s']:,} records/s; peak RSS {rss_full:.0f} MiB")
+            f"{f'{rate:,} records/s' if rate else 'too few records to tell'}; peak RSS {rss_full:.0f} MiB")
         return res
 
     def _timed_health(self, worker, desc: str, timeout: float) -> float:
