@@ -13,7 +13,7 @@ import phonenumbers
 from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
-from app.domain.numbers import NumberStatus, parse_number
+from app.domain.numbers import NumberStatus, ParsedNumber, parse_number
 
 E164 = re.compile(r"^\+[1-9]\d{1,14}$")
 PROPS = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -172,3 +172,51 @@ def test_only_ascii_digits_after_a_plus_are_read_from_the_set() -> None:
     assert numbers._known_e164("+12125550123") is not None
     for lookalike in ("+1212555012３", "+012125550123", "+1 2125550123", "12125550123", "+12125550123\n"):
         assert numbers._known_e164(lookalike) is None
+
+
+def generic_parse(raw: str, region: str) -> ParsedNumber:
+    """``_parse`` by phonenumbers' general path only (what the NANP shortcut must equal)."""
+    try:
+        number = phonenumbers.parse(raw, region)
+    except phonenumbers.NumberParseException as exc:
+        return ParsedNumber(NumberStatus.UNPARSEABLE, error=f"cannot parse phone number: {exc.args[-1]}")
+    e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    national = phonenumbers.national_significant_number(number)
+    if phonenumbers.is_valid_number(number):
+        return ParsedNumber(NumberStatus.VALID, e164, national=national)
+    return ParsedNumber(NumberStatus.UNVERIFIED, e164, error="not a valid phone number", national=national)
+
+
+@PROPS
+@given(nanp | e164_shaped, st.sampled_from(["US", "CA", "GB", "DE", "JP", "BR", "ZZ"]))
+@example("+12125550123", "US")
+@example("+18005550123", "US")  # toll free
+@example("+12642351234", "US")  # Anguilla, a NANP region with leading digits
+@example("+19999999999", "US")  # NANP-shaped, not valid
+def test_the_nanp_shortcut_reads_what_phonenumbers_reads(number: str, region: str) -> None:
+    from app.domain import numbers
+
+    assert numbers._parse(number, region) == generic_parse(number, region)
+    if numbers._NANP_E164.fullmatch(number):
+        assert phonenumbers.parse(number, region) == phonenumbers.PhoneNumber(country_code=1,
+                                                                              national_number=int(number[2:]))
+
+
+@PROPS
+@given(nanp | e164_shaped | phoney_text, st.sampled_from(["US", "GB"]))
+def test_a_recipient_in_e164_shape_is_judged_as_any_other(raw: str, region: str) -> None:
+    """The strict reading skips its character checks for "+" and ASCII digits: the same verdict."""
+    from app.domain import numbers
+
+    expected_problem = numbers.recipient_problem(raw) if raw.strip() else None
+    got = numbers._parse_strict(raw, region)
+    if not raw.strip():
+        assert got.status is NumberStatus.MISSING
+    elif expected_problem is not None:
+        assert got == ParsedNumber(NumberStatus.UNPARSEABLE, error=expected_problem)
+    else:
+        lenient = numbers.parse_number(raw, region)
+        if lenient.national is not None and not numbers.written_digits(raw).endswith(lenient.national):
+            assert got.status is NumberStatus.UNPARSEABLE
+        else:
+            assert got == lenient
