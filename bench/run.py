@@ -36,7 +36,7 @@ from bench.kafka_io import (
 )
 from bench.kstreams import KStreamsSystem, Unavailable, prepare
 from bench.procmon import CpuSampler, peak_rss_mib
-from bench.sut import QUIX_VENV, Proc, ProjectSystem, all_systems, free_port, stop_all
+from bench.sut import QUIX_VENV, Proc, ProjectSystem, all_systems, free_port, project_overrides, stop_all
 from bench.verify import COMPLIANCE, PROVIDER, SUPPRESSED, VerificationError
 
 KAFKA_SH = REPO / "scripts" / "kafka.sh"
@@ -64,6 +64,7 @@ class Bench:
                 "load_seconds": cfg.load_seconds, "drain_seconds": cfg.drain_seconds,
                 "recovery_records": cfg.recovery_records, "propagation_rounds": cfg.propagation_rounds,
                 "budget_s": cfg.budget_s, "scale_workers": list(cfg.scale),
+                "project_env": project_overrides(),
             },
             "systems": {},
             "notes": [],
@@ -446,7 +447,7 @@ class Bench:
         collector = LiveCollector(self.bootstrap, list(topo.roles), recorder).start()
         producer = paced_producer(self.bootstrap)
         try:
-            if isinstance(system, ProjectSystem):
+            if isinstance(system, ProjectSystem) and self.cfg.propagation_rounds > 0:
                 rounds = self.ds.fresh[: self.cfg.propagation_rounds]
                 out["propagation"] = live.propagation(label=label, producer=producer, inbound=topo.extra["inbound"],
                                                       outbound=topo.input, numbers=rounds, recorder=recorder)

@@ -98,6 +98,16 @@ def stop_all() -> None:
         proc.stop(timeout=20)
 
 
+def project_overrides() -> dict[str, str]:
+    """``BENCH_PROJECT_ENV``: settings of the project's worker to try, ``OPTOUT_X=1,OPTOUT_Y=2``
+    (the worker's own environment is not passed through: a bench measures its defaults)."""
+    raw = os.environ.get("BENCH_PROJECT_ENV", "").strip()
+    pairs = [part.split("=", 1) for part in raw.split(",") if part.strip()]
+    if any(len(pair) != 2 or not pair[0].strip().startswith("OPTOUT_") for pair in pairs):
+        raise SystemExit(f"bench: BENCH_PROJECT_ENV={raw!r}: expected OPTOUT_NAME=value pairs, comma-separated")
+    return {name.strip(): value.strip() for name, value in pairs}
+
+
 def _base_env(bootstrap: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("OPTOUT_")}
     env["KAFKA_BOOTSTRAP_SERVERS"] = bootstrap
@@ -179,6 +189,7 @@ class ProjectSystem:
             "OPTOUT_INPUT_PARTITIONS": str(cfg.input_partitions),
             "OPTOUT_PROCESSING_GUARANTEE": self.guarantee,
             "OPTOUT_VIEWER_TOKEN": VIEWER_TOKEN,
+            **project_overrides(),
         }
 
     def settings(self, env: dict[str, str]):  # type: ignore[no-untyped-def]
