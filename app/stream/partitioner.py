@@ -6,9 +6,6 @@ from __future__ import annotations
 
 import functools
 import struct
-import sys
-
-from app.domain.bounded_cache import BoundedCache
 
 _M = 0x5BD1E995
 _U32 = 0xFFFFFFFF
@@ -51,20 +48,8 @@ def key_hash(key: bytes) -> int:
     return _murmur_cached(key) if len(key) <= 32 else murmur2(key) & 0x7FFFFFFF
 
 
-def _partition_cost(key: tuple[str, int], value: int) -> int:
-    return 104 + sys.getsizeof(key) + sys.getsizeof(key[0]) + sys.getsizeof(value)
-
-
-# keys are E.164 numbers we normalized (at most 16 characters): ~250 bytes an entry
-_partitions: BoundedCache[tuple[str, int], int] = BoundedCache(65_536, 16 * 1024 * 1024, _partition_cost)
-
-
 def partition_for(number: str, partitions: int) -> int:
-    """Kafka's default (murmur2) partition for the key bytes ``number`` (murmur2 in pure
-    Python costs ~3 µs, so the partitions of recent numbers are kept)."""
-    key = (number, partitions)
-    partition = _partitions.get(key)
-    if partition is None:
-        partition = (murmur2(number.encode()) & 0x7FFFFFFF) % partitions
-        _partitions.put(key, partition)
-    return partition
+    """Kafka's default (murmur2) partition for the key bytes ``number``. Through :func:`key_hash`'s
+    cache: the router places a send by its number, and the decider's output keyed by the same
+    number is placed moments later from the same entry (one hash a send, not two)."""
+    return key_hash(number.encode()) % partitions
