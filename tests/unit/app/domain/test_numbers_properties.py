@@ -220,3 +220,12 @@ def test_a_recipient_in_e164_shape_is_judged_as_any_other(raw: str, region: str)
             assert got.status is NumberStatus.UNPARSEABLE
         else:
             assert got == lenient
+
+
+@PROPS
+@given(valid_numbers() | nanp | e164_shaped)
+def test_a_number_after_a_plus_reads_the_same_whatever_the_default_region(number: str) -> None:
+    """Why the set of numbers remembered in E.164 needs no region: phonenumbers reads the
+    country code of a "+" number from its digits."""
+    readings = {generic_parse(number, region) for region in ("US", "GB", "DE", "JP", "BR", "IN", "ZZ")}
+    assert len(readings) == 1
