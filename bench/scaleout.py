@@ -20,8 +20,6 @@ import urllib.error
 import urllib.request
 from typing import TYPE_CHECKING
 
-from tqdm import tqdm
-
 from bench.procmon import CpuSampler, cpu_seconds, peak_rss_mib
 from bench.sut import ProjectSystem, Worker, free_port
 
@@ -213,6 +211,8 @@ def wait_settled(fleet: Fleet, routed_topic: str, partitions: int, input_topic: 
                  label: str) -> tuple[bool, float, list[dict]]:
     """Until :data:`SETTLE_HOW`, at most SETTLE_TIMEOUT_S: (settled, seconds, per worker
     {"input": [...], "routed": [...]})."""
+    from tqdm import tqdm  # the bench extra: the pure parts above are imported without it (make test)
+
     t0 = time.monotonic()
     last: list[dict] | None = None  # the assignment seen settled at the previous poll
     latest: list[dict] = []
@@ -238,6 +238,8 @@ def wait_settled(fleet: Fleet, routed_topic: str, partitions: int, input_topic: 
 
 
 def session(bench: Bench, n: int) -> dict:
+    from tqdm import tqdm
+
     system = ProjectSystem()
     cfg = bench.cfg
     assert bench.admin is not None
@@ -298,6 +300,8 @@ def session(bench: Bench, n: int) -> dict:
 
 def measure(bench: Bench, counts: tuple[int, ...], first_estimate_s: float) -> dict:
     """One session per worker count, ascending, while the time budget allows."""
+    from tqdm import tqdm
+
     out: dict = {"nproc": os.cpu_count() or 1, "settle": SETTLE_HOW, "points": [], "skipped": []}
     estimate = max(45.0, first_estimate_s * 1.15)
     for i, n in enumerate(counts):
