@@ -147,6 +147,16 @@ def markdown_lines(scale: dict) -> list[str]:
 # ------------------------------------------------------------------ measuring
 
 
+def _say(message: str) -> None:
+    """A line beside the progress bars (tqdm is the bench extra's; without it, a plain line)."""
+    try:
+        from tqdm import tqdm
+    except ImportError:
+        print(message)
+    else:
+        tqdm.write(message)
+
+
 class FleetSampler(CpuSampler):
     """CpuSampler over several processes: their CPU summed (and kept per process)."""
 
@@ -238,8 +248,6 @@ def wait_settled(fleet: Fleet, routed_topic: str, partitions: int, input_topic: 
 
 
 def session(bench: Bench, n: int) -> dict:
-    from tqdm import tqdm
-
     system = ProjectSystem()
     cfg = bench.cfg
     assert bench.admin is not None
@@ -263,13 +271,13 @@ def session(bench: Bench, n: int) -> dict:
         for worker in workers:
             worker.wait_healthy(180)
         settled, settle_s, owned = wait_settled(fleet, settings.routed_topic, settings.partitions, topo.input, label)
-        tqdm.write(f"  {label}: group {'settled' if settled else 'NOT settled'} after {settle_s:.1f}s; input / "
+        _say(f"  {label}: group {'settled' if settled else 'NOT settled'} after {settle_s:.1f}s; input / "
                    f"routed partitions per worker: " + ", ".join(f"{o['input']} / {o['routed']}" for o in owned))
         if not settled:
             note = (f"{label}: the group had not settled after {SETTLE_TIMEOUT_S:.0f}s ({SETTLE_HOW}); "
                     f"measured anyway")
             bench.results["notes"].append(note)
-            tqdm.write("bench: WARNING: " + note)
+            _say("bench: WARNING: " + note)
         sampler = FleetSampler([w.pid for w in workers]).start()
         t_produce = time.time()
         produce_s = bench._produce_sends(topo.input, f"{label}: produce sends")
@@ -300,8 +308,6 @@ def session(bench: Bench, n: int) -> dict:
 
 def measure(bench: Bench, counts: tuple[int, ...], first_estimate_s: float) -> dict:
     """One session per worker count, ascending, while the time budget allows."""
-    from tqdm import tqdm
-
     out: dict = {"nproc": os.cpu_count() or 1, "settle": SETTLE_HOW, "points": [], "skipped": []}
     estimate = max(45.0, first_estimate_s * 1.15)
     for i, n in enumerate(counts):
@@ -311,12 +317,12 @@ def measure(bench: Bench, counts: tuple[int, ...], first_estimate_s: float) -> d
                                   f"{bench.cfg.budget_s:.0f}s budget (BENCH_BUDGET_S) left")
             note = (f"scale-out: {', '.join(map(str, counts[i:]))} worker(s) not run ({out['skipped_why']})")
             bench.results["notes"].append(note)
-            tqdm.write("bench: " + note)
+            _say("bench: " + note)
             break
         point = session(bench, n)
         out["points"].append(point)
         estimate = max(45.0, point["session_s"] * 1.15)
         out["prediction"] = prediction(out["points"], out["nproc"])
     if len(out["points"]) > 1:
-        tqdm.write(f"  scale-out: {out['prediction']}")
+        _say(f"  scale-out: {out['prediction']}")
     return out
