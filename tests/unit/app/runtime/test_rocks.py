@@ -164,3 +164,33 @@ def test_release_memory_gives_freed_heap_pages_back() -> None:
     full, kept, released = (float(x) for x in done.stdout.split())
     assert kept > full - 10  # freed, but held by malloc
     assert released < kept - 40  # given back
+
+
+KILLED_WRITER = """
+import os, signal, sys
+from pathlib import Path
+from app.runtime.rocks import RocksStores
+from app.settings import Settings
+stores = RocksStores(Settings(data_dir=Path(sys.argv[1]), kafka_bootstrap_servers="unused:9092",
+                              rocksdb_block_cache_bytes=3 * 1024 * 1024))
+store = stores.open(0)
+store.write({b"+16175550123|default": b'{"opted_out":true}'}, 7)
+store.db.flush()
+store.write({b"+16175550124|default": b'{"opted_out":true}'}, 8)  # in the memtable and the WAL only
+os.kill(os.getpid(), signal.SIGKILL)  # no close, no flush
+"""
+
+
+def test_a_store_reopened_after_its_worker_was_killed_keeps_its_data_and_the_workers_options(tmp_path: Path) -> None:
+    """The reopen after a hard kill (the write-ahead log replayed) goes through the same
+    options as a first open: the bloom filter and the worker's one block cache."""
+    killed = subprocess.run([sys.executable, "-c", KILLED_WRITER, str(tmp_path)], cwd=Path(__file__).resolve().parents[4],
+                            capture_output=True, text=True)
+    assert killed.returncode == -9, killed.stderr
+    store = stores(tmp_path, rocksdb_block_cache_bytes=3 * 1024 * KIB).open(0)
+    assert store.get(b"+16175550123|default") == b'{"opted_out":true}'
+    assert store.get(b"+16175550124|default") == b'{"opted_out":true}'
+    assert store.changelog_next() == 8
+    assert store.db.property_int_value("rocksdb.block-cache-capacity") == 3 * 1024 * KIB
+    newest = max((tmp_path / "sms-optout" / "state" / "0").glob("OPTIONS-*"), key=lambda f: int(f.name.split("-")[1]))
+    assert "filter_policy=bloomfilter" in newest.read_text()
