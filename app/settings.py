@@ -191,6 +191,11 @@ class Settings(BaseSettings):
         "offsets are committed in one transaction, no duplicates, readers of the outputs must read "
         "read_committed; at_least_once: lower latency at low load, a crash may duplicate an output "
         "(docs/reliability.md).")
+    decide_in_place: bool = Field(
+        default=True, description="Exactly-once: a send already on its number's partition of the send topic "
+        "(keyed by its E.164 number with Kafka's default partitioner, the send topic with OPTOUT_PARTITIONS "
+        "partitions) is decided where it is read, without the routed topic's hop (docs/performance.md). "
+        "Ignored under at_least_once: every send is routed.")
     commit_interval_ms: int = Field(default=100, ge=1, le=60_000,
                                     description="How often processed work is made durable "
                                     "(a checkpoint); under exactly-once also how long outputs wait to become visible.")

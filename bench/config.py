@@ -87,7 +87,8 @@ class Config:
             kafka_port=_int("BENCH_KAFKA_PORT", 29092),  # below the ephemeral port range (32768+)
             bootstrap=os.environ.get("KAFKA_BOOTSTRAP_SERVERS") or None,
             systems=tuple(s.strip() for s in systems.split(",") if s.strip())
-            or ("passthrough", "aiokafka_loop", "quixstreams", "kstreams", "kstreams_eos", "project", "project_eos"),
+            or ("passthrough", "aiokafka_loop", "quixstreams", "kstreams", "kstreams_eos", "project", "project_eos",
+                "project_in_place_eos"),
             keep_topics=os.environ.get("BENCH_KEEP_TOPICS", "") not in ("", "0"),
             floor=os.environ.get("BENCH_FLOOR", "1") not in ("", "0"),
             scale=parse_scale(os.environ.get("BENCH_SCALE"), quick),

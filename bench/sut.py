@@ -164,6 +164,7 @@ class ProjectSystem:
     label = "this project (at-least-once)"
     filters = True
     guarantee = "at_least_once"
+    in_place = False  # the send topic partitioned as the table: keyed sends decided in place
 
     def __init__(self) -> None:
         self.python = sys.executable
@@ -187,6 +188,10 @@ class ProjectSystem:
             "OPTOUT_CONSENT_TOPIC": topo.extra["consent"],
             "OPTOUT_REVIEW_TOPIC": topo.extra["review"],
             "OPTOUT_INPUT_PARTITIONS": str(cfg.input_partitions),
+            # the routed rows: 8 table partitions (the default) against the bench's input partitions,
+            # so no send is on its number's partition of the same count (every send is routed);
+            # the in-place row: as many table partitions as input partitions
+            **({"OPTOUT_PARTITIONS": str(cfg.input_partitions)} if self.in_place else {}),
             "OPTOUT_PROCESSING_GUARANTEE": self.guarantee,
             "OPTOUT_VIEWER_TOKEN": VIEWER_TOKEN,
             **project_overrides(),
@@ -231,6 +236,16 @@ class ProjectExactlyOnce(ProjectSystem):
     guarantee = "exactly_once"
 
 
+class ProjectInPlace(ProjectExactlyOnce):
+    """Exactly-once with the send topic partitioned as the table (``OPTOUT_PARTITIONS`` = the
+    input partitions) and the sends keyed by their number (as every bench row's are): each send
+    is on its number's partition and decided there, without the routed topic's hop."""
+
+    name = "project_in_place_eos"
+    label = "this project (exactly-once, sends keyed by number: decided in place)"
+    in_place = True
+
+
 class Worker(Proc):
     def __init__(self, cmd: list[str], *, env: dict[str, str], log_path: Path, port: int) -> None:
         super().__init__(cmd, env=env, log_path=log_path)
@@ -271,6 +286,7 @@ def all_systems(cfg: Config) -> dict[str, Any]:
         "quixstreams": ScriptSystem("quixstreams", "quixstreams", "quix_filter.py", quix_python),
         "project": ProjectSystem(),
         "project_eos": ProjectExactlyOnce(),
+        "project_in_place_eos": ProjectInPlace(),
     }
     from bench.kstreams import systems as kstreams_systems  # it imports this module
 

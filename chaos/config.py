@@ -20,7 +20,9 @@ class Scale:
     rate: float  # send requests per second (probes not included)
     duration_s: float  # how long the generator produces
     partitions: int = 4  # routed topic / table partitions (OPTOUT_PARTITIONS)
-    input_partitions: int = 3  # public topics (OPTOUT_INPUT_PARTITIONS)
+    # public topics (OPTOUT_INPUT_PARTITIONS): as many as the routed topic, as the defaults are, so that
+    # exactly-once decides the sends keyed by their number in place (the others are routed)
+    input_partitions: int = 4
     probe_interval_s: float = 0.25  # one probe send per routed partition this often
     kills: int = 3  # faults per scenario (kills, or broker restarts)
     warmup_s: float = 5.0  # load before the first fault

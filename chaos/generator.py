@@ -22,6 +22,7 @@ import asyncio
 import json
 import random
 import time
+import zlib
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -88,6 +89,10 @@ class Generator:
     scale: Scale
     seed: int = 1
     key_by_number: bool = True
+    # sends produced with no key (a partition of the producer's choosing), the rest keyed by their
+    # number: with the send topic partitioned as the routed topic, exactly-once decides those in
+    # place and routes these, both paths in one run
+    unkeyed_sends: float = 0.25
     sends: list[dict] = field(default_factory=list)
     replies: list[dict] = field(default_factory=list)
     started_us: int = 0
@@ -140,6 +145,9 @@ class Generator:
 
     async def _produce(self, producer: AIOKafkaProducer, topic: str, entry: dict, value: dict) -> None:
         key = entry["number"].encode() if self.key_by_number else None
+        if key is not None and topic == self.outbound_topic and self.unkeyed_sends > 0:
+            if zlib.crc32(entry["message_id"].encode()) % 10_000 < self.unkeyed_sends * 10_000:
+                key = None
         try:
             future = await producer.send(topic, value=json.dumps(value).encode(), key=key,
                                          timestamp_ms=entry["t_us"] // 1000 + entry.get("stamp_skew_s", 0) * 1000)

@@ -124,6 +124,20 @@ def parse_recipient(raw: object, region: str) -> ParsedNumber:
     return parsed
 
 
+def record_key(raw: str, region: str = "US") -> bytes:
+    """The key for a record about the number ``raw`` (a send's ``to``, a reply's ``from``): its
+    E.164 form as the worker reads a send's recipient, in UTF-8. Produced with Kafka's default
+    partitioner (murmur2: the Java client, aiokafka, kafka-python; librdkafka clients with
+    ``partitioner=murmur2_random``) to a send topic with ``OPTOUT_PARTITIONS`` partitions, a send
+    keyed so is on its number's partition, and decided there without a second hop
+    (``docs/clients.md``). ValueError for a text the worker reads no number from (such a send is
+    suppressed wherever it is)."""
+    parsed = parse_recipient(raw, region)
+    if parsed.e164 is None:
+        raise ValueError(f"no number the worker reads: {parsed.error or parsed.status.value}")
+    return parsed.e164.encode()
+
+
 def _known_e164(raw: str) -> ParsedNumber | None:
     """The parse of ``raw`` if it is a number seen before written exactly in its valid E.164
     form (a "+" puts the country code in the digits: the default region plays no part)."""

@@ -12,8 +12,9 @@
    broker, and the replay would take the STOP for a duplicate.
 3. **offsets**: only then the input offsets are committed (never past a held
    send, :mod:`app.engine.processor`). Under exactly-once, steps 1-3 are one
-   transaction per input partition: its outputs, its changelog records and its
-   offset become visible together, or not at all.
+   transaction per task (an input partition; a send partition decided in place is in
+   its routed partition's task): its outputs, its changelog records and its
+   offsets become visible together, or not at all.
 4. **state**: last, the local store gets the changes, with the changelog offset
    they reach. A crash before this point is repaired at start-up: recovery
    reads the changelog from the store's offset.
@@ -49,7 +50,9 @@ STEPS = ("outputs_acked", "changelog_acked", "offsets_committed", "state_stored"
 
 class Checkpoint:
     def __init__(self, outputs: OutputPort, source: SourcePort, changelog_topic: str, routed_topic: str,
-                 on_step: Callable[[str], None] | None = None) -> None:
+                 on_step: Callable[[str], None] | None = None,
+                 task_of: Callable[[TP], TP] = lambda tp: tp) -> None:
+        self.task_of = task_of  # the task (transaction) of an input partition's outputs and offset
         self.routed_topic = routed_topic
         self.outputs = outputs
         self.source = source
@@ -63,7 +66,7 @@ class Checkpoint:
         """Hand outputs to the producer now (their acknowledgement is awaited at commit)."""
         for task, outputs in by_task.items():
             if outputs:
-                self._deliveries.append(await self.outputs.send(outputs, task))
+                self._deliveries.append(await self.outputs.send(outputs, self.task_of(task)))
 
     def has_work(self, processor: Processor) -> bool:
         return bool(self._deliveries) or any(s.has_pending() for s in processor.states.values()) or (
@@ -103,7 +106,10 @@ class Checkpoint:
         offsets = processor.commit_offsets()
         changed = {tp: offset for tp, offset in offsets.items() if self._committed.get(tp) != offset}
         if self.outputs.transactional:
-            await self.outputs.commit_tasks(offsets, set(changed))
+            by_task: dict[TP, dict[TP, int]] = {}
+            for tp, offset in offsets.items():
+                by_task.setdefault(self.task_of(tp), {})[tp] = offset
+            await self.outputs.commit_tasks(by_task, {self.task_of(tp) for tp in changed})
         elif changed:
             await self.source.commit(changed)
         self._committed.update(changed)

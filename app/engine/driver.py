@@ -158,7 +158,7 @@ class MemoryOutputs:
             self._end(task, ABORTED)
         self._changelog_txns.clear()
 
-    async def commit_tasks(self, offsets: dict[TP, int], changed: set[TP]) -> None:
+    async def commit_tasks(self, offsets: dict[TP, dict[TP, int]], changed: set[TP]) -> None:
         for task in sorted(set(self._mine()) | changed):
             self._check(task)
             if self.kill_after_commits is not None:
@@ -166,8 +166,8 @@ class MemoryOutputs:
                     raise Killed("between two task commits")
                 self.kill_after_commits -= 1
             self._end(task, COMMITTED)
-            if task in offsets:
-                self.broker.committed[task] = offsets[task]
+            for tp, offset in offsets.get(task, {}).items():
+                self.broker.committed[tp] = offset
 
     async def send_changelog(self, partition: int, records: Sequence[Output]) -> Any:
         task = TP(self.routed_topic, partition)

@@ -65,12 +65,16 @@ class EngineLoop:
         self.stores = stores
         self.clock_ms = clock_ms
         self.routed_topic = settings.routed_topic
-        self.checkpoint = Checkpoint(outputs, source, settings.changelog_topic, settings.routed_topic, on_step)
+        self.checkpoint = Checkpoint(outputs, source, settings.changelog_topic, settings.routed_topic, on_step,
+                                     task_of=processor.task_of)
         self.lock = asyncio.Lock()
         self.phases = Phases()  # each routed partition's phase (app.engine.phases)
         self.recovering: dict[int, asyncio.Task] = {}  # the restoring partitions' changelog readers
         self.recovery_problems: dict[int, str] = {}  # why a partition's recovery is not done yet
         self.reply_topics = (settings.inbound_topic, settings.status_topic)
+        self.outbound_topic = settings.outbound_topic
+        # deciding in place: exactly-once, and the send topic partitioned as the routed topic
+        self.may_decide_in_place = settings.decide_in_place and outputs.transactional
         self._replies_moved = False  # replies processed since the last checkpoint
         self._last_commit_ms = 0
         self._observed_ms = 0  # when the send partitions' ends were last read (app.engine.processor.observe)
@@ -94,6 +98,12 @@ class EngineLoop:
             stale = {TP(self.routed_topic, p) for p in self.phases.held()} - set(tps)
             if stale:
                 self._forget(stale)
+            in_place = self.processor.in_place = self._in_place(tps)
+            # a send partition decided in place is read once its routed partition is open; any
+            # other is read now (one paused for a recovery this worker gave up is not any more)
+            waiting = {TP(self.outbound_topic, p) for p in in_place if self.phases.of(p) is not Phase.RUNNING}
+            self.source.resume({tp for tp in tps if tp.topic == self.outbound_topic} - waiting)
+            self.source.pause(waiting)
             # fence the partitions' previous producers first: their open transactions are
             # aborted, so recovery and reading see only what was committed, and a zombie
             # owner's changelog writes are refused from here on (either guarantee)
@@ -128,6 +138,26 @@ class EngineLoop:
                     await self.outputs.close_task(tp)
             self._forget(tps)
 
+    def _in_place(self, tps: set[TP]) -> set[int]:
+        """The routed partitions whose send partition of the same number is ours too: those sends
+        are decided in place, in the routed partition's task (:meth:`Processor.task_of`)."""
+        if not self.may_decide_in_place:
+            return set()
+        try:
+            if self.outputs.partitions(self.outbound_topic) != self.settings.partitions:
+                return set()
+        except Exception:  # no metadata: route every send (the next assignment looks again)
+            return set()
+        return {tp.partition for tp in tps if tp.topic == self.routed_topic
+                and TP(self.outbound_topic, tp.partition) in tps}
+
+    def _with_sends(self, partition: int) -> set[TP]:
+        """Routed partition ``partition`` and, decided in place, its send partition."""
+        tp = TP(self.routed_topic, partition)
+        if partition in self.processor.in_place:
+            return {tp, TP(self.outbound_topic, partition)}
+        return {tp}
+
     def _forget(self, tps: set[TP]) -> None:
         for tp in tps:
             if tp.topic == self.routed_topic:
@@ -146,7 +176,7 @@ class EngineLoop:
 
     def _start_recovery(self, partition: int) -> None:
         self.phases.move(partition, Phase.RESTORING)
-        self.source.pause({TP(self.routed_topic, partition)})
+        self.source.pause(self._with_sends(partition))
         self.recovering[partition] = asyncio.ensure_future(self._recover(partition))
 
     async def _recover(self, partition: int) -> None:
@@ -179,11 +209,15 @@ class EngineLoop:
                         del self.recovering[partition]
                         self.phases.move(partition, Phase.CLOSED)
                         return  # not ours (a rebalance is under way): the next assignment decides
-                    await self._seek({tp})
+                    # a send partition decided in place is read again too: what was fetched of
+                    # it while this partition was closed was dropped
+                    opened = self._with_sends(partition)
+                    await self._seek(opened)
+                    self.processor.positions[tp] = await self.source.position(tp)
                     self.processor.open_partition(PartitionState(partition, store))
                     self.phases.move(partition, Phase.RUNNING)
                     del self.recovering[partition]
-                    self.source.resume({tp})
+                    self.source.resume(opened)
                     self._moved_ms[tp] = self.clock_ms()
                 outage.ok(self.clock_ms())
                 if applied:
@@ -267,8 +301,11 @@ class EngineLoop:
             assignment = self.source.assignment()
             routed = self.routed_topic
             phases = self.phases
+            in_place = processor.in_place
+            outbound = self.outbound_topic
             ready = [r for r in records if (r.topic, r.partition) in assignment
-                     and (r.topic != routed or phases.of(r.partition) is Phase.RUNNING)]
+                     and ((r.topic != routed and (r.topic != outbound or r.partition not in in_place))
+                          or phases.of(r.partition) is Phase.RUNNING)]
             topics = {r.topic for r in ready}
             sends = self.settings.outbound_topic in topics
             if sends or routed in topics:
@@ -311,8 +348,10 @@ class EngineLoop:
         (a watermark's required offsets and the committed offsets count those)."""
         positions = self.processor.positions
         routed = self.routed_topic
+        in_place = self.processor.in_place
         for tp in self.source.assignment():
-            if tp.topic == routed and self.phases.of(tp.partition) is not Phase.RUNNING:
+            if (tp.topic == routed or (tp.topic == self.outbound_topic and tp.partition in in_place)) \
+                    and self.phases.of(tp.partition) is not Phase.RUNNING:
                 continue
             position = self.source.consumed_position(tp)
             if position is not None and position > positions.get(tp, -1):
@@ -391,7 +430,9 @@ class EngineLoop:
                 if pos is not None:
                     self._last_pos[tp] = pos
             elif now - self._moved_ms.get(tp, now) > stall_ms and not (
-                    tp.topic == self.routed_topic and self.phases.of(tp.partition) is Phase.RESTORING):
+                    (tp.topic == self.routed_topic or (tp.topic == self.outbound_topic
+                                                       and tp.partition in self.processor.in_place))
+                    and self.phases.of(tp.partition) is Phase.RESTORING):
                 stalled.append(f"{tp.topic}[{tp.partition}]")
         if stalled:
             problems.append(f"partition(s) with records waiting that do not move: {', '.join(sorted(stalled))}")

@@ -42,7 +42,7 @@ class OutputPort(Protocol):
     :class:`~app.records.Receipt` has it filled in with its own partition and offset
     before that awaitable resolves (never for a record the broker refused).
 
-    ``task`` is the input partition whose records made the outputs. Under
+    ``task`` is the task of the input partition whose records made the outputs. Under
     exactly-once (``transactional``) each task has its own transactional producer
     (its id tied to the partition, so a new owner fences the old one), and its
     outputs, changelog records and input offset are committed together by
@@ -63,9 +63,11 @@ class OutputPort(Protocol):
     async def seal_changelog(self) -> None:
         """At-least-once: commit the changelog transactions (raises :class:`~app.engine.failures.Fenced` if a newer
         owner exists); exactly-once: nothing (``commit_tasks`` commits them)."""
-    async def commit_tasks(self, offsets: dict[TP, int], changed: set[TP]) -> None:
-        """Exactly-once: commit every open transaction with its task's offset, and the
-        offsets in ``changed`` of tasks that made no output."""
+    async def commit_tasks(self, offsets: dict[TP, dict[TP, int]], changed: set[TP]) -> None:
+        """Exactly-once: commit every open transaction with its task's offsets (``offsets``: per
+        task, the offset of each input partition in it), and the tasks in ``changed`` that made
+        no output. A task is an input partition, or a routed partition with the send partition
+        it decides in place (:meth:`app.engine.processor.Processor.task_of`)."""
     async def abort_tasks(self) -> None: ...
     async def end_offsets(self, tps: Sequence[TP]) -> dict[TP, int]: ...
     async def log_ends(self, topics: Sequence[str]) -> dict[TP, int]:

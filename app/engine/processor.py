@@ -71,13 +71,17 @@ class Deferred:
 
 
 class Held:
-    __slots__ = ("offset", "routed", "since_ms", "stamp")
+    __slots__ = ("offset", "routed", "since_ms", "source", "stamp")
 
-    def __init__(self, offset: int, routed: RoutedSend, stamp: Stamp | None, since_ms: int) -> None:
+    def __init__(self, offset: int | None, routed: RoutedSend, stamp: Stamp | None, since_ms: int,
+                 source: int | None = None) -> None:
+        # its offset in the routed partition; decided in place: the routed position it was read at
+        # (None: not known yet, and the routed partition's offset is not committed while it is first)
         self.offset = offset
         self.routed = routed
         self.stamp = stamp  # the reply ends it waits for (None: none known yet, held until there are)
         self.since_ms = since_ms
+        self.source = source  # decided in place: its offset in the send partition (None: routed)
 
 
 class Processor:
@@ -111,6 +115,15 @@ class Processor:
         self._tallies: dict[int, Tally] = {}  # this batch's figures per routed partition
         self._figures: dict[int, dict] = {}  # the figures last written per routed partition (decoded)
         self._route_outcomes: dict[TP, list] = {}  # this batch's routing-stage outcomes per input partition
+        # deciding in place (exactly-once): routed partitions whose send partition of the same number is
+        # in the same task here (set by the loop); per such partition, the send records read behind a
+        # held send decided in place (each with the stamp of its batch), processed in order once it is
+        # decided, and how many sends decided in place are held
+        self.in_place: set[int] = set()
+        self.outbound_topic = settings.outbound_topic
+        self._pending: dict[int, deque[tuple[InRecord, Stamp | None]]] = {}
+        self._held_in_place: dict[int, int] = {}
+        self._encoded_for: Stamp | None = None
 
     # ------------------------------------------------------------ partitions
 
@@ -121,11 +134,18 @@ class Processor:
         self._figures.pop(state.partition, None)
 
     def drop(self, tps: set[TP]) -> None:
-        """Forget partitions (revoked, or rewound): overlays, held sends, positions."""
+        """Forget partitions (revoked, or rewound): overlays, held sends, positions. The loop reads a
+        send partition decided in place again from its committed offset when its routed partition opens."""
         for tp in tps:
             self.positions.pop(tp, None)
             self._route_outcomes.pop(tp, None)
+            if tp.topic == self.outbound_topic:
+                self._pending.pop(tp.partition, None)
             if tp.topic == self.routed_topic:
+                self._pending.pop(tp.partition, None)
+                self._held_in_place.pop(tp.partition, None)
+                if tp.partition in self.in_place:  # its sends are read again from the committed offset
+                    self.positions.pop(TP(self.outbound_topic, tp.partition), None)
                 self._tallies.pop(tp.partition, None)
                 self._figures.pop(tp.partition, None)
                 state = self.states.pop(tp.partition, None)
@@ -139,6 +159,13 @@ class Processor:
 
     def is_open(self, partition: int) -> bool:
         return partition in self.states
+
+    def task_of(self, tp: TP) -> TP:
+        """The task whose transaction holds ``tp``'s outputs and offset: a send partition decided in
+        place is in its routed partition's task (its decisions change that partition's state)."""
+        if tp.topic == self.outbound_topic and tp.partition in self.in_place:
+            return TP(self.routed_topic, tp.partition)
+        return tp
 
     # ------------------------------------------------------------ records
 
@@ -156,14 +183,18 @@ class Processor:
         routed_topic = self.routed_topic
         tp: TP | None = None
         out: list[Output] = []
+        here = False
         for record in records:
             if tp is None or record.partition != tp.partition or record.topic != tp.topic:
                 tp = TP(record.topic, record.partition)
                 out = by_task.setdefault(tp, [])
+                here = record.topic == self.outbound_topic and record.partition in self.in_place
             if record.topic == routed_topic:
                 self._apply_routed(record, out)
+            elif here:
+                self._take_in_place(record, tp, by_task, stamp)
             else:
-                self._route(record, out, tp)
+                self._route(record, out, tp, stamp)
             self.positions[tp] = record.offset + 1
         if self._route_outcomes:
             self._send_route_outcomes(by_task)
@@ -197,25 +228,66 @@ class Processor:
                     return before
         return None
 
-    def _route(self, record: InRecord, out: list[Output], tp: TP) -> None:
+    def _route(self, record: InRecord, out: list[Output], tp: TP, stamp: Stamp | None,
+               here: int | None = None) -> RoutedSend | None:
+        """Route ``record`` (its output into ``out``); ``here``: the routed partition of its task,
+        whose sends are returned, to be decided in place, instead (:meth:`_take_in_place`)."""
         origin = Origin(record.topic, record.partition, record.offset, record.timestamp)
         try:
             before = by = None
-            if tp.topic == self.settings.outbound_topic:
+            if tp.topic == self.outbound_topic:
                 before = self._replies_before(tp, record.offset)
-                if self._stamp is not None:
-                    if self._stamp_encoded is None:
-                        self._stamp_encoded = encode_stamp(self._stamp)
+                if stamp is not None:
+                    if self._stamp_encoded is None or self._encoded_for is not stamp:
+                        self._stamp_encoded, self._encoded_for = encode_stamp(stamp), stamp
                     by = self._stamp_encoded
-            output = self.router.route(origin, record.key, record.value, before, by)
+            output = self.router.route(origin, record.key, record.value, before, by, here)
         except Exception as exc:  # a bug must not drop the record
             output = self._internal_error(record, exc)
         if output is None:
             self.stats.count("receipts_ignored")
+            return None
+        if type(output) is dict:
+            return output  # type: ignore[return-value]
+        out.append(output)  # type: ignore[arg-type]
+        if output.topic != self.routed_topic and (outcome := route_outcome(output, self.topics)) is not None:  # type: ignore[union-attr]
+            self._route_outcomes.setdefault(tp, []).append([record.offset, *outcome])  # type: ignore[arg-type]
+        return None
+
+    def _take_in_place(self, record: InRecord, tp: TP, by_task: dict[TP, list[Output]],
+                       stamp: Stamp | None) -> None:
+        """A record of a send partition decided in place: behind a held send decided in place it
+        waits (in order: its partition's offset is committed only up to the first that waits);
+        else it is routed, and a send on its number's partition is decided here, as a routed send
+        read at the routed partition's current position would be (held until its replies are
+        applied, in the same queue)."""
+        partition = record.partition
+        pending = self._pending.get(partition)
+        if pending is not None:
+            pending.append((record, stamp))
             return
-        out.append(output)
-        if output.topic != self.routed_topic and (outcome := route_outcome(output, self.topics)) is not None:
-            self._route_outcomes.setdefault(tp, []).append([record.offset, *outcome])
+        routed = self._route(record, by_task.setdefault(tp, []), tp, stamp, partition)
+        if routed is None:
+            return
+        state = self.states[partition]
+        routed_tp = TP(self.routed_topic, partition)
+        out = by_task.setdefault(routed_tp, [])
+        try:
+            if self._replayed(partition, state, routed):
+                self.stats.count("replays_skipped")
+                return
+            held = self.held[partition]
+            position = self.positions.get(routed_tp)
+            if held or position is None or not self._covered(partition, position, stamp):
+                held.append(Held(position, routed, stamp, self.clock_ms(), record.offset))
+                self._held_in_place[partition] = self._held_in_place.get(partition, 0) + 1
+                self._pending[partition] = deque()
+                return
+            out.extend(self.decider.send_or_suppress(routed, state))
+            self._mark_decided(state, routed)
+            self.stats.count("decided_in_place")
+        except Exception as exc:  # a bug must not drop the record
+            out.append(self._internal_error(record, exc))
 
     def _send_route_outcomes(self, by_task: dict[TP, list[Output]]) -> None:
         """One tally record per input partition and batch, to a routed partition fixed by the
@@ -359,9 +431,9 @@ class Processor:
             origins[f"{origin[0]}:{origin[1]}"] = origin[2]
             state[ORIGINS_KEY] = origins
 
-    def _covered(self, partition: int, position: int, stamp: Stamp | None) -> bool:
-        if stamp is None:
-            return False  # no reply ends known for it: fail closed
+    def _covered(self, partition: int, position: int | None, stamp: Stamp | None) -> bool:
+        if stamp is None or position is None:
+            return False  # no reply ends known for it (or no position read yet): fail closed
         if self._open_stamp.get(partition) is stamp:
             return True  # the batch's stamp was covered at a lower position already
         if self.gate.covers(partition, position, stamp):
@@ -370,13 +442,16 @@ class Processor:
         return False
 
     def release(self) -> dict[TP, list[Output]]:
-        """Decide the held sends whose replies are applied (app.engine.reply_gate), in order."""
+        """Decide the held sends whose replies are applied (app.engine.reply_gate), in order; then
+        the send records that waited behind a send decided in place."""
         by_task: dict[TP, list[Output]] = {}
         for partition, held in self.held.items():
             if not held:
+                if partition in self._pending:
+                    self._take_pending(partition, by_task)
                 continue
             out = by_task.setdefault(TP(self.routed_topic, partition), [])
-            position = self.positions.get(TP(self.routed_topic, partition), held[-1].offset + 1)
+            position = self.positions.get(TP(self.routed_topic, partition))
             state = self.states[partition]
             while held:
                 first = held[0]
@@ -391,12 +466,32 @@ class Processor:
                 try:
                     out.extend(self.decider.send_or_suppress(first.routed, state))
                     self._mark_decided(state, first.routed)
+                    if first.source is not None:
+                        self.stats.count("decided_in_place")
                 except Exception as exc:
-                    record = InRecord(self.routed_topic, partition, first.offset, None, None, dumps(first.routed))
+                    if first.source is None:
+                        record = InRecord(self.routed_topic, partition, first.offset or 0, None, None,
+                                          dumps(first.routed))
+                    else:
+                        record = InRecord(self.outbound_topic, partition, first.source, None, None,
+                                          dumps(first.routed.get("message")))
                     out.append(self._internal_error(record, exc))
+                if first.source is not None:
+                    self._held_in_place[partition] -= 1
+            if partition in self._pending and not self._held_in_place.get(partition):
+                self._take_pending(partition, by_task)
+        if self._route_outcomes:
+            self._send_route_outcomes(by_task)
         if by_task:
             self._count(by_task, self.clock_ms(), None, None)
         return by_task
+
+    def _take_pending(self, partition: int, by_task: dict[TP, list[Output]]) -> None:
+        """The send records that waited behind sends decided in place, none of them held any more."""
+        pending = self._pending.pop(partition)
+        tp = TP(self.outbound_topic, partition)
+        for record, stamp in pending:
+            self._take_in_place(record, tp, by_task, stamp)
 
     def _internal_error(self, record: InRecord, exc: BaseException) -> Output:
         log.exception("internal error on %s[%d]@%d; dead-lettering", record.topic, record.partition, record.offset)
@@ -408,11 +503,19 @@ class Processor:
     # ------------------------------------------------------------ checkpoint
 
     def commit_offsets(self) -> dict[TP, int]:
-        """Offsets safe to commit: never past a routed partition's oldest held send."""
+        """Offsets safe to commit: never past a routed partition's oldest held send, nor past a
+        send partition's oldest send held to be decided in place (what waits behind it is later)."""
         offsets = dict(self.positions)
         for partition, held in self.held.items():
             if held:
-                offsets[TP(self.routed_topic, partition)] = held[0].offset
+                first = held[0].offset
+                if first is None:
+                    offsets.pop(TP(self.routed_topic, partition), None)
+                else:
+                    offsets[TP(self.routed_topic, partition)] = first
+                if self._held_in_place.get(partition):
+                    source = next(h.source for h in held if type(h) is Held and h.source is not None)
+                    offsets[TP(self.outbound_topic, partition)] = source
         return offsets
 
     def held_count(self) -> int:

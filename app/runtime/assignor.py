@@ -2,8 +2,10 @@
 
 Members are ordered by their static instance id (else member id), so a worker
 that comes back gets the partitions it had (and the state it kept). Routed
-partition p goes to member ``p % n``; input partitions are spread the same
-way, each topic shifted so one member does not take every partition 0. Every
+partition p goes to member ``p % n``, and so does partition p of the send topic
+(its sends on their number's partition are decided in place, with routed partition
+p); other input partitions are spread the same way, each topic shifted so one
+member does not take every partition 0. Every
 member learns the owner (web URL) of every routed partition, for lookups.
 
 The URLs are what each member says in its metadata: anything that can join the group can
@@ -52,7 +54,10 @@ class Ownership:
         self.generation = 0
 
 
-def make_assignor(url: str, instance: str, routed_topic: str, ownership: Ownership, standby_replicas: int = 0) -> type:
+def make_assignor(url: str, instance: str, routed_topic: str, ownership: Ownership, standby_replicas: int = 0,
+                  with_routed: tuple[str, ...] = ()) -> type:
+    """``with_routed``: topics whose partition p goes with routed partition p (the send topic: its
+    sends on their number's partition are decided in place, in the routed partition's task)."""
     class CoPartitionedAssignor(AbstractPartitionAssignor):
         name = "sms-optout-copartitioned"
         version = 0
@@ -82,7 +87,7 @@ def make_assignor(url: str, instance: str, routed_topic: str, ownership: Ownersh
                 if not subscribed:
                     continue
                 for p in partitions:
-                    k = p if topic == routed_topic else p + shift
+                    k = p if topic == routed_topic or topic in with_routed else p + shift
                     member = subscribed[k % len(subscribed)]
                     plan[member][topic].append(p)
                     if topic == routed_topic:

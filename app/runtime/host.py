@@ -88,7 +88,8 @@ class Host:
     def _build(self) -> None:
         """The Kafka clients and the loop (aiokafka wants a running event loop)."""
         s = self.settings
-        assignor = make_assignor(s.web_url, self.worker_id, s.routed_topic, self.ownership, s.standby_replicas)
+        assignor = make_assignor(s.web_url, self.worker_id, s.routed_topic, self.ownership, s.standby_replicas,
+                                 with_routed=(s.outbound_topic,))
         self.source = KafkaSource(s, assignor)
         exactly_once = s.processing_guarantee == "exactly_once"
         self.outputs = KafkaTransactionalOutputs(s) if exactly_once else KafkaOutputs(s)
@@ -103,7 +104,8 @@ class Host:
         s = self.settings
         self._build()
         outputs = [s.routed_topic, s.provider_topic, s.suppressed_topic, s.deadletter_topic, s.consent_topic,
-                   s.review_topic, s.audit_topic, s.changelog_topic, s.inbound_topic, s.status_topic]
+                   s.review_topic, s.audit_topic, s.changelog_topic, s.inbound_topic, s.status_topic,
+                   s.outbound_topic]
         await self.outputs.start(outputs)
         await self.standby.start()
         listener = Listener(self.loop, self._on_rebalance)

@@ -264,7 +264,7 @@ class KafkaOutputs:
         if producer is not None:
             await producer.stop()
 
-    async def commit_tasks(self, offsets: dict[TP, int], changed: set[TP]) -> None:
+    async def commit_tasks(self, offsets: dict[TP, dict[TP, int]], changed: set[TP]) -> None:
         raise NotImplementedError("at-least-once commits offsets on the consumer")
 
     async def send_changelog(self, partition: int, records: Sequence[Output]) -> Any:
@@ -367,7 +367,7 @@ class KafkaTransactionalOutputs(KafkaOutputs):
     async def seal_changelog(self) -> None:
         pass  # committed with the task's outputs and offset (commit_tasks)
 
-    async def commit_tasks(self, offsets: dict[TP, int], changed: set[TP]) -> None:
+    async def commit_tasks(self, offsets: dict[TP, dict[TP, int]], changed: set[TP]) -> None:
         group = self.settings.app_id
 
         async def commit(task: TP) -> None:
@@ -375,9 +375,9 @@ class KafkaTransactionalOutputs(KafkaOutputs):
             if task not in self.in_txn:
                 await producer.begin_transaction()
                 self.in_txn.add(task)
-            if task in offsets:
+            if offsets.get(task):
                 await _fenced_or_raise(task, producer.send_offsets_to_transaction(
-                    {TopicPartition(task.topic, task.partition): offsets[task]}, group))
+                    {TopicPartition(tp.topic, tp.partition): offset for tp, offset in offsets[task].items()}, group))
             await _fenced_or_raise(task, producer.commit_transaction())
             self.in_txn.discard(task)
 

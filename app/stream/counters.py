@@ -33,6 +33,7 @@ CounterName = Literal[
     "review_overflow",
     "coerced_replies",
     "replays_skipped",  # routed records whose input was decided already (app.engine.processor)
+    "decided_in_place",  # sends decided on the partition they were read from (no routed hop)
 ]
 COUNTERS: tuple[CounterName, ...] = get_args(CounterName)  # in the order of the snapshot
 

@@ -64,7 +64,8 @@ class Router:
         self._codes = OptOutCodes.parse(settings.provider_optout_codes)
 
     def route(self, origin: Origin, key: bytes | None, value: bytes | None,
-              replies_before: list | None = None, replies_by: list | None = None) -> Output | None:
+              replies_before: list | None = None, replies_by: list | None = None,
+              here: int | None = None) -> Output | RoutedSend | None:
         """Return the one record this input becomes (routed, suppressed or dead letter).
 
         For a send, two bounds by broker offsets (``app.engine.processor``, ``app.engine.reply_gate``):
@@ -72,10 +73,13 @@ class Router:
         acknowledged before the send was produced; ``replies_by``, ``[[reply topic, [end per
         partition]], ...]``: every reply acknowledged before the send was produced is below
         (a reply at or past it came after the send).
-        None only for delivery receipts that are no opt-out evidence (ignored)."""
+        None only for delivery receipts that are no opt-out evidence (ignored).
+
+        ``here``: the routed partition this send was read on (its task decides in place): a
+        send whose number belongs to it is returned as its routed record, not encoded."""
         s = self.settings
         try:
-            return self._route(origin, value, replies_before, replies_by)
+            return self._route(origin, value, replies_before, replies_by, here)
         except _Reject as exc:
             self.stats.count("dead_lettered")
             return dead_letter(s.deadletter_topic, origin, str(exc), value, key)
@@ -84,7 +88,7 @@ class Router:
             return dead_letter(s.deadletter_topic, origin, f"cannot be passed on as JSON: {exc}", value, key)
 
     def _route(self, origin: Origin, value: bytes | None, replies_before: list | None = None,
-               replies_by: list | None = None) -> Output | None:
+               replies_by: list | None = None, here: int | None = None) -> Output | RoutedSend | None:
         s = self.settings
         if value is None:
             raise _Reject("empty record (no value)")
@@ -101,7 +105,7 @@ class Router:
         if origin.topic == s.inbound_topic:
             return self._route_reply(origin, data)
         if origin.topic == s.outbound_topic:
-            return self._route_send(origin, data, replies_before, replies_by)
+            return self._route_send(origin, data, replies_before, replies_by, here)
         if origin.topic == s.status_topic:
             return self._route_status(origin, data)
         raise _Reject(f"record from unexpected topic {origin.topic!r}")
@@ -167,7 +171,7 @@ class Router:
         return from_timestamp_ms(event_ms), trusted_ms
 
     def _route_send(self, origin: Origin, data: dict, replies_before: list | None = None,
-                    replies_by: list | None = None) -> Output:
+                    replies_by: list | None = None, here: int | None = None) -> Output | RoutedSend:
         request = _validate(OutboundRequest, data)
         self._check_body(request.body)
         recipient = parse_recipient(request.to, self._region)  # strict: never another number
@@ -187,6 +191,8 @@ class Router:
             routed["after"] = replies_before
         if replies_by is not None:
             routed["stamp"] = replies_by
+        if here is not None and partition_for(recipient.e164, self.settings.partitions) == here:
+            return routed  # decided in place (app.engine.processor): never encoded
         return self._routed(recipient.e164, routed)
 
     def _route_status(self, origin: Origin, data: dict) -> Output | None:

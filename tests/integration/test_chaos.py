@@ -21,6 +21,7 @@ import pytest
 
 from chaos.config import SCALES, SCENARIOS
 from chaos.scenarios import ScenarioResult, run_scenario
+from tests.integration.harness import Topology
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(240)]
 
@@ -44,8 +45,11 @@ async def test_one_worker_killed_and_restarted_loses_nothing(topology, workers, 
 
 
 @pytest.mark.parametrize("guarantee", ["at_least_once", "exactly_once"])
-async def test_two_workers_one_killed_twice_the_other_takes_over(topology, workers, tmp_path, guarantee):
-    """Under exactly-once, any duplicate (send, consent record, confirmation) also fails."""
+async def test_two_workers_one_killed_twice_the_other_takes_over(kafka_bootstrap, workers, tmp_path, guarantee):
+    """Under exactly-once, any duplicate (send, consent record, confirmation) also fails. The send
+    topic has as many partitions as the routed topic: under exactly-once the sends keyed by their
+    number (three in four) are decided in place, the others routed."""
+    topology = Topology(kafka_bootstrap, partitions=4, input_partitions=4)
     result = await run_scenario(SCENARIOS["takeover"], SMALL, bootstrap=topology.bootstrap, work_dir=tmp_path,
                                 topology=topology, started=workers, guarantee=guarantee)
     assert_clean(result)

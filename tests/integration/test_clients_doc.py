@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
+from app.stream.partitioner import partition_for
 from schemas import InboundReply, OutboundRequest
 from tests.integration.harness import REPO, Topology
 
@@ -45,7 +46,8 @@ def for_test(code: str, topology: Topology) -> str:
     return code
 
 
-async def produced(topology: Topology, topic: str) -> list:
+async def produced(topology: Topology, topic: str) -> tuple[list, int]:
+    """The records of ``topic``, and its partition count."""
     consumer = AIOKafkaConsumer(bootstrap_servers=topology.bootstrap, group_id=None, enable_auto_commit=False,
                                 isolation_level="read_committed")
     await consumer.start()
@@ -62,15 +64,17 @@ async def produced(topology: Topology, topic: str) -> list:
                 break
             for messages in (await consumer.getmany(timeout_ms=1000)).values():
                 records += messages
-        return records
+        return records, len(tps)
     finally:
         await consumer.stop()
 
 
 def check_what_was_produced(topology: Topology) -> None:
-    [reply] = asyncio.run(produced(topology, topology.inbound))
-    [send] = asyncio.run(produced(topology, topology.outbound))
+    [reply], _ = asyncio.run(produced(topology, topology.inbound))
+    [send], partitions = asyncio.run(produced(topology, topology.outbound))
     assert reply.key == NUMBER.encode() and send.key == NUMBER.encode()
+    # Kafka's default partitioner: the send is on its number's partition (decided in place)
+    assert send.partition == partition_for(NUMBER, partitions), (send.partition, partitions)
     context: dict = {}
     parsed = InboundReply.model_validate(json.loads(reply.value), context=context)
     assert context == {}, context  # nothing the worker would have to coerce

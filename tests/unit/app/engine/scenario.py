@@ -5,13 +5,26 @@ from __future__ import annotations
 from collections import Counter
 
 from app.engine.driver import Driver
+from app.settings import Settings
+from app.stream.partitioner import partition_for
 
 NUMBERS = [f"+1415555{n:04d}" for n in range(101, 109)]
 
 
-def feed(d: Driver, part: int) -> None:
-    """Part 0 and 1 of the workload: replies and sends over every input partition."""
+def in_place_settings() -> Settings:
+    """The send topic partitioned as the routed topic: sends on their number's partition are
+    decided in place (exactly-once)."""
+    return Settings(kafka_bootstrap_servers="memory:0", partitions=4, input_partitions=4, commit_interval_ms=1,
+                    progress_interval_ms=1)
+
+
+def feed(d: Driver, part: int, in_place: bool = False) -> None:
+    """Part 0 and 1 of the workload: replies and sends over every input partition; ``in_place``:
+    also a send per number on its number's partition (decided in place under exactly-once when
+    the send topic has as many partitions as the routed topic)."""
     for i, number in enumerate(NUMBERS):
+        if in_place:
+            d.send(f"home-{part}-{i}", number, partition=partition_for(number, d.settings.partitions))
         p = i % d.settings.input_partitions
         if part == 0:
             if i % 2 == 0:

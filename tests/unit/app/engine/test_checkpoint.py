@@ -11,18 +11,19 @@ import pytest
 from app.engine.checkpoint import STEPS
 from app.engine.driver import Driver, Killed
 from app.engine.inputs import TP
-from tests.unit.app.engine.scenario import feed, final_states, outcomes
+from tests.unit.app.engine.scenario import feed, final_states, in_place_settings, outcomes
 
 # records per partition and fetch: part two of the workload then spans several checkpoints
 # (a kill at the 3rd checkpoint, or between the 8th and 9th task commit, is reached)
 BATCH = 5
 
 
-async def reference() -> tuple[dict[str, Counter], dict]:
-    d = Driver()  # same outcome under either guarantee
-    feed(d, 0)
+async def reference(in_place: bool = False) -> tuple[dict[str, Counter], dict]:
+    # same outcome under either guarantee (at-least-once: every send routed)
+    d = Driver(in_place_settings()) if in_place else Driver()
+    feed(d, 0, in_place)
     await d.run()
-    feed(d, 1)
+    feed(d, 1, in_place)
     await d.run()
     return outcomes(d), final_states(d)
 
@@ -38,11 +39,11 @@ def changelog_latest(d: Driver, committed_only: bool = False) -> dict[tuple[int,
 
 async def run_with_kill(*, step: str | None = None, nth: int = 1, after_records: int | None = None,
                         after_commits: int | None = None, wipe: bool, exactly_once: bool = False,
-                        ) -> tuple[Driver, dict[str, Counter], dict[str, Counter]]:
-    d = Driver(exactly_once=exactly_once, max_records=BATCH)
-    feed(d, 0)
+                        in_place: bool = False) -> tuple[Driver, dict[str, Counter], dict[str, Counter]]:
+    d = Driver(in_place_settings() if in_place else None, exactly_once=exactly_once, max_records=BATCH)
+    feed(d, 0, in_place)
     await d.run()
-    feed(d, 1)
+    feed(d, 1, in_place)
     seen = 0
 
     def on_step(name: str) -> None:
@@ -104,12 +105,12 @@ async def test_exactly_once_kill_between_task_commits(after_commits, wipe):
     check(d, before, after, ref, ref_states)
 
 
-async def records_written_in_part_two() -> int:
-    d = Driver(max_records=BATCH)
-    feed(d, 0)
+async def records_written_in_part_two(in_place: bool = False) -> int:
+    d = Driver(in_place_settings() if in_place else None, exactly_once=in_place, max_records=BATCH)
+    feed(d, 0, in_place)
     await d.run()
     written = sum(len(log) for log in d.broker.logs.values())
-    feed(d, 1)
+    feed(d, 1, in_place)
     await d.run()
     return sum(len(log) for log in d.broker.logs.values()) - written
 
@@ -162,3 +163,46 @@ async def test_a_stop_in_the_middle_of_a_step_commits_nothing_of_it(after_record
     d.kill()
     await d.run()
     check(d, before, outcomes(d), ref, ref_states)
+
+
+# ---------------------------------------------------------------- deciding in place (exactly-once)
+
+
+@WIPE
+@pytest.mark.parametrize("nth", [1, 2, 3])
+@pytest.mark.parametrize("step", STEPS)
+async def test_in_place_kill_after_each_checkpoint_step(step, nth, wipe):
+    ref, ref_states = await reference(in_place=True)
+    d, before, after = await run_with_kill(step=step, nth=nth, wipe=wipe, exactly_once=True, in_place=True)
+    check(d, before, after, ref, ref_states)
+    assert routed_sends(d) < sum(ref["sends"].values()), "no send was decided in place"
+
+
+def routed_sends(d: Driver) -> int:
+    s = d.settings
+    return sum(1 for p in range(s.partitions) for r in d.broker.logs[TP(s.routed_topic, p)]
+               if r.value is not None and b'"kind":"send"' in r.value)
+
+
+@WIPE
+@pytest.mark.parametrize("after_commits", [0, 1, 2, 3, 5, 8])
+async def test_in_place_kill_between_task_commits(after_commits, wipe):
+    ref, ref_states = await reference(in_place=True)
+    d, before, after = await run_with_kill(after_commits=after_commits, wipe=wipe, exactly_once=True, in_place=True)
+    check(d, before, after, ref, ref_states)
+
+
+@WIPE
+async def test_in_place_kill_while_handing_over_each_record(wipe):
+    ref, ref_states = await reference(in_place=True)
+    total = await records_written_in_part_two(in_place=True)
+    killed = 0
+    for after_records in range(total):
+        try:
+            d, before, after = await run_with_kill(after_records=after_records, wipe=wipe, exactly_once=True,
+                                                   in_place=True)
+        except pytest.fail.Exception:
+            continue  # fewer records this time: nothing to kill
+        killed += 1
+        check(d, before, after, ref, ref_states)
+    assert killed >= total // 2

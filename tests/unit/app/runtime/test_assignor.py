@@ -73,3 +73,17 @@ def test_only_a_workers_url_is_recorded_as_an_owner():
                                                                        "standbys": {"http://w1:6066": 3}}):
         assignor.on_assignment(ConsumerProtocolMemberAssignment(0, [], dumps(broken)))
         assert ownership.owners == {} and ownership.standbys == set(), broken
+
+
+def test_send_partition_p_goes_with_routed_partition_p() -> None:
+    """Its sends on their number's partition are decided in place, in routed partition p's task."""
+    TOPICS["sms.outbound"] = 8
+    try:
+        for instances in (["w1"], ["w1", "w2"], ["w2", "w1", "w3"], ["a", "b", "c", "d", "e"]):
+            assignor = make_assignor("http://w1", "w1", ROUTED, Ownership(), with_routed=("sms.outbound",))
+            result = assignor.assign(Cluster(), members(*instances))
+            owner = {(topic, p): member for member, a in result.items() for topic, parts in a.assignment
+                     for p in parts}
+            assert all(owner[("sms.outbound", p)] == owner[(ROUTED, p)] for p in range(8)), instances
+    finally:
+        TOPICS["sms.outbound"] = 3
