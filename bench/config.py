@@ -60,6 +60,7 @@ class Config:
     systems: tuple[str, ...]
     keep_topics: bool
     floor: bool  # measure the harness's own latency floor (no system in between)
+    random_keys: bool = False  # sends keyed by message id, not by number (BENCH_RANDOM_KEYS)
     scale: tuple[int, ...] = ()  # worker counts of the project's scale-out figure (bench/scaleout.py)
     seed: int = 20260101
     work_dir: Path = field(default=BENCH_DIR / ".work")
@@ -92,6 +93,7 @@ class Config:
             keep_topics=os.environ.get("BENCH_KEEP_TOPICS", "") not in ("", "0"),
             floor=os.environ.get("BENCH_FLOOR", "1") not in ("", "0"),
             scale=parse_scale(os.environ.get("BENCH_SCALE"), quick),
+            random_keys=os.environ.get("BENCH_RANDOM_KEYS", "") not in ("", "0", "false", "no"),
             # quick runs do not overwrite the committed bench/results/latest.*
             results_dir=Path(os.environ.get("BENCH_RESULTS_DIR")
                              or (BENCH_DIR / ".work" / "results" if quick else BENCH_DIR / "results")),

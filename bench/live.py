@@ -66,6 +66,7 @@ def latency_phase(
     role_of: Callable[[bool], str],
     recorder: Recorder,
     offset: int,
+    random_keys: bool = False,
 ) -> dict:
     """Offer ``rate`` msg/s for ``seconds`` (paced), then wait at most ``drain`` seconds for
     the outputs. Latency = arrival at the collector - sent_at_ns in the record."""
@@ -85,7 +86,7 @@ def latency_phase(
             mid = f"{prefix}-{i}"
             expected[mid] = role_of(to in opted_out)
             try:
-                produce(topic, send_value(mid, to), to.encode())
+                produce(topic, send_value(mid, to), mid.encode() if random_keys else to.encode())
             except BufferError:
                 poll(0.01)
                 continue
@@ -128,7 +129,10 @@ def latency_phase(
 
 def latency_figure(*, label: str, producer: Producer, topic: str, loads: tuple[int, ...], seconds: float,
                    drain: float, recipients: list[str], opted_out: set[str], role_of: Callable[[bool], str],
-                   recorder: Recorder, skip_after_saturation: bool = True) -> dict[str, dict]:
+                   recorder: Recorder, skip_after_saturation: bool = True,
+                   random_keys: bool = False) -> dict[str, dict]:
+    """``random_keys``: each send keyed by its message id (a partition unrelated to its number),
+    else by its number (Kafka's default partitioner: the number's partition)."""
     out: dict[str, dict] = {}
     saturated_at: int | None = None
     offset = 0
@@ -139,7 +143,7 @@ def latency_figure(*, label: str, producer: Producer, topic: str, loads: tuple[i
             continue
         res = latency_phase(label=label, producer=producer, topic=topic, rate=rate, seconds=seconds, drain=drain,
                             recipients=recipients, opted_out=opted_out, role_of=role_of, recorder=recorder,
-                            offset=offset)
+                            offset=offset, random_keys=random_keys)
         offset += res["sent"]
         out[str(rate)] = res
         state = "kept up" if res["kept_up"] else f"COULD NOT KEEP UP (achieved {res['achieved_msg_s']:,.0f} msg/s)"

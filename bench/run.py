@@ -61,6 +61,7 @@ class Bench:
             "config": {
                 "quick": cfg.quick, "sends": cfg.sends, "numbers": cfg.numbers, "optouts": cfg.optouts,
                 "runs": cfg.runs, "input_partitions": cfg.input_partitions, "loads_msg_s": list(cfg.loads),
+                "random_keys": cfg.random_keys,
                 "load_seconds": cfg.load_seconds, "drain_seconds": cfg.drain_seconds,
                 "recovery_records": cfg.recovery_records, "propagation_rounds": cfg.propagation_rounds,
                 "budget_s": cfg.budget_s, "scale_workers": list(cfg.scale),
@@ -225,7 +226,11 @@ class Bench:
 
     def _produce_sends(self, topic: str, desc: str) -> float:
         p = self.cfg.input_partitions
-        records = ((k, v, default_partition(k, p)) for k, v in self.ds.sends)
+        if self.cfg.random_keys:  # keyed by their place in the data: partitions unrelated to the numbers
+            records = ((key, v, default_partition(key, p)) for i, (_, v) in enumerate(self.ds.sends)
+                       for key in (b"k%d" % i,))
+        else:
+            records = ((k, v, default_partition(k, p)) for k, v in self.ds.sends)
         return bulk_produce(self.bootstrap, topic, records, len(self.ds.sends), desc)
 
     def session(self, system, run: int, extras: bool) -> dict:
@@ -457,7 +462,8 @@ class Bench:
             out["latency"] = live.latency_figure(
                 label=system.name, producer=producer, topic=topo.input, loads=self.cfg.loads,
                 seconds=self.cfg.load_seconds, drain=self.cfg.drain_seconds, recipients=recipients,
-                opted_out=self.ds.opted_out, role_of=system.expected_role, recorder=recorder)
+                opted_out=self.ds.opted_out, role_of=system.expected_role, recorder=recorder,
+                random_keys=self.cfg.random_keys)
             if collector.error:
                 raise RuntimeError(f"collector failed: {collector.error!r}")
         finally:

@@ -213,8 +213,13 @@ class EngineLoop:
                     # it while this partition was closed was dropped
                     opened = self._with_sends(partition)
                     await self._seek(opened)
-                    self.processor.positions[tp] = await self.source.position(tp)
+                    position = await self.source.position(tp)
+                    # read after the send partition's committed offset: its sends routed before are below
+                    routed_end = (await self.outputs.end_offsets([tp]))[tp] if len(opened) > 1 else None
                     self.processor.open_partition(PartitionState(partition, store))
+                    self.processor.positions[tp] = position
+                    if routed_end is not None:
+                        self.processor.open_in_place(partition, routed_end)
                     self.phases.move(partition, Phase.RUNNING)
                     del self.recovering[partition]
                     self.source.resume(opened)

@@ -123,6 +123,11 @@ class Processor:
         self.outbound_topic = settings.outbound_topic
         self._pending: dict[int, deque[tuple[InRecord, Stamp | None]]] = {}
         self._held_in_place: dict[int, int] = {}
+        # per such partition: the routed partition's end offset read when it opened, after the send
+        # partition's committed offset: every routed copy of a send read before (routed by an
+        # earlier owner) is below it, and nothing is decided in place before it is processed
+        # (a send decided in place first would make an earlier one, routed, look like a replay)
+        self._in_place_from: dict[int, int] = {}
         self._encoded_for: Stamp | None = None
 
     # ------------------------------------------------------------ partitions
@@ -144,6 +149,7 @@ class Processor:
             if tp.topic == self.routed_topic:
                 self._pending.pop(tp.partition, None)
                 self._held_in_place.pop(tp.partition, None)
+                self._in_place_from.pop(tp.partition, None)
                 if tp.partition in self.in_place:  # its sends are read again from the committed offset
                     self.positions.pop(TP(self.outbound_topic, tp.partition), None)
                 self._tallies.pop(tp.partition, None)
@@ -159,6 +165,16 @@ class Processor:
 
     def is_open(self, partition: int) -> bool:
         return partition in self.states
+
+    def open_in_place(self, partition: int, routed_end: int) -> None:
+        """Routed partition ``partition`` is open and decides its send partition's sends in place
+        once it is processed up to ``routed_end`` (read after the send partition's committed offset)."""
+        self._in_place_from[partition] = routed_end
+
+    def _in_place_open(self, partition: int) -> bool:
+        position = self.positions.get(TP(self.routed_topic, partition))
+        start = self._in_place_from.get(partition)
+        return start is not None and position is not None and position >= start
 
     def task_of(self, tp: TP) -> TP:
         """The task whose transaction holds ``tp``'s outputs and offset: a send partition decided in
@@ -265,6 +281,9 @@ class Processor:
         pending = self._pending.get(partition)
         if pending is not None:
             pending.append((record, stamp))
+            return
+        if not self._in_place_open(partition):
+            self._pending[partition] = deque([(record, stamp)])
             return
         routed = self._route(record, by_task.setdefault(tp, []), tp, stamp, partition)
         if routed is None:
@@ -447,7 +466,7 @@ class Processor:
         by_task: dict[TP, list[Output]] = {}
         for partition, held in self.held.items():
             if not held:
-                if partition in self._pending:
+                if partition in self._pending and self._in_place_open(partition):
                     self._take_pending(partition, by_task)
                 continue
             out = by_task.setdefault(TP(self.routed_topic, partition), [])
@@ -478,7 +497,8 @@ class Processor:
                     out.append(self._internal_error(record, exc))
                 if first.source is not None:
                     self._held_in_place[partition] -= 1
-            if partition in self._pending and not self._held_in_place.get(partition):
+            if partition in self._pending and not self._held_in_place.get(partition) \
+                    and self._in_place_open(partition):
                 self._take_pending(partition, by_task)
         if self._route_outcomes:
             self._send_route_outcomes(by_task)
@@ -513,9 +533,12 @@ class Processor:
                     offsets.pop(TP(self.routed_topic, partition), None)
                 else:
                     offsets[TP(self.routed_topic, partition)] = first
-                if self._held_in_place.get(partition):
-                    source = next(h.source for h in held if type(h) is Held and h.source is not None)
-                    offsets[TP(self.outbound_topic, partition)] = source
+        for partition in self.in_place:
+            if self._held_in_place.get(partition):  # what waits behind it is later
+                offsets[TP(self.outbound_topic, partition)] = next(
+                    h.source for h in self.held[partition] if type(h) is Held and h.source is not None)
+            elif pending := self._pending.get(partition):
+                offsets[TP(self.outbound_topic, partition)] = pending[0][0].offset
         return offsets
 
     def held_count(self) -> int:

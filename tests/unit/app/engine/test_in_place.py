@@ -211,3 +211,27 @@ async def test_a_send_partition_paused_for_a_recovery_given_up_is_read_again() -
     await w1.run()
     assert sends(w0) == {"s1=provider": 1}
     assert routed_kinds(w0)[Kind.SEND] == 1
+
+
+def test_a_send_routed_by_an_earlier_owner_is_not_taken_for_a_replay_of_one_decided_in_place() -> None:
+    """(Found by the model checker, a lost send.) w1 owned the send partition, not its routed
+    partition, and routed s1 and s3; then both partitions went to w0, which decides in place.
+    w0 read s4 from the send partition before s3's routed copy: decided in place first, s4
+    made s3 look like a replay, and s3 was never decided. Nothing is decided in place now until
+    the routed partition is read up to its end as it was when the send partition was taken."""
+    from tests.unit.app.engine.test_model_checker import ExactlyOnceModel
+
+    state = ExactlyOnceModel()
+    state.start(mask=5)  # w1: sms.inbound[0], sms.outbound[0]; w0: the rest (sms-optout-routed[0] too)
+    state.one_step(name="w0")
+    state.one_step(name="w0")
+    state.send(number="+14155550101", partition=0, skew_s=0)  # s1 (its number's partition is 0)
+    for _ in range(3):
+        state.one_step(name="w0")
+    state.reply(body="STOP", number="+14155550101", partition=0, skew_s=0)
+    state.one_step(name="w1")
+    state.send(number="+14155550101", partition=0, skew_s=0)  # s3, routed by w1
+    for _ in range(4):
+        state.one_step(name="w1")
+    state.send(number="+14155550101", partition=0, skew_s=0)  # s4: w0's, decided in place
+    state.teardown()  # every fault lifted, both workers run to idle: every send has its one outcome
