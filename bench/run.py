@@ -36,7 +36,7 @@ from bench.kafka_io import (
 )
 from bench.kstreams import KStreamsSystem, Unavailable, prepare
 from bench.procmon import CpuSampler, peak_rss_mib
-from bench.sut import QUIX_VENV, Proc, ProjectSystem, all_systems, free_port, project_overrides, stop_all
+from bench.sut import QUIX_VENV, Proc, ProjectSystem, Worker, all_systems, free_port, project_overrides, stop_all
 from bench.verify import COMPLIANCE, PROVIDER, SUPPRESSED, VerificationError
 
 KAFKA_SH = REPO / "scripts" / "kafka.sh"
@@ -370,6 +370,8 @@ class Bench:
             res.update(self._extras(system, topo, label))
         res["peak_rss_mib"] = round(peak_rss_mib(proc.pid), 1)
         res["peak_rss_after_throughput_mib"] = round(rss_after_run, 1)
+        if isinstance(proc, Worker):  # the project: how many sends took no routed hop
+            res["decided_in_place"] = proc.stats().get("decided_in_place")
         sampler.stop()
         proc.stop()
         res.update(self._figures(system, topo, label, ends, sampler, compliance, proc.started, t_done))

@@ -66,3 +66,27 @@ def test_results_without_a_peer_keep_the_old_table():
     header = next(line for line in text.splitlines() if line.startswith("| system"))
     assert header.startswith("| system | throughput msg/s (median of runs) | CPU µs/msg | latency")
     assert "Kafka Streams" not in text
+
+
+def test_the_in_place_row_is_compared_with_the_routed_one_end_to_end():
+    """The outputs' first-last window flatters a routed pipeline: the end-to-end line takes
+    process start → last output and the whole process's CPU, for both exactly-once rows."""
+    from bench.report import in_place_line
+
+    def run(wall_s: float, cpu: float, first_s: float, in_place: int | None = None) -> dict:
+        out = {"wall_s": wall_s, "cpu_us_per_msg_whole_process": cpu, "startup_to_first_output_s": first_s}
+        if in_place is not None:
+            out["decided_in_place"] = in_place
+        return out
+
+    systems = {
+        "project_eos": {**system("this project (exactly-once)", 30_000, 27.0), "runs": [run(10.0, 57.0, 3.3)]},
+        "project_in_place_eos": {**system("… decided in place", 27_000, 35.0),
+                                 "runs": [run(8.0, 46.0, 1.4, 200_000)]},
+    }
+    line = in_place_line(systems, 200_000)
+    assert line is not None
+    assert "**25,000 msg/s** decided in place against 20,000 routed (1.25 ×)" in line
+    assert "46.0 against 57.0 µs" in line and "200,000 of 200,000" in line
+    assert in_place_line({"project_eos": systems["project_eos"]}, 200_000) is None
+    assert "Decided in place" in markdown(results(systems))
