@@ -154,5 +154,15 @@ class Fleet:
             return dict(await asyncio.get_running_loop().run_in_executor(
                 None, lambda: list(pool.map(one, enumerate(numbers)))))
 
+    def counter(self, name: str) -> int | None:
+        """A counter of ``GET /stats?scope=worker`` summed over the live workers (each since its
+        last start); None if no worker answered."""
+        total = None
+        for worker_name in self.live():
+            status, body = self.workers[worker_name].get("/stats?scope=worker")
+            if status == 200 and isinstance(body, dict):
+                total = (total or 0) + int(body.get(name) or 0)
+        return total
+
     def log_tails(self, lines: int = 30) -> dict[str, str]:
         return {name: w.log_tail(lines) for name, w in self.workers.items()}

@@ -62,6 +62,7 @@ class ScenarioResult:
     notes: list[str] = field(default_factory=list)
     duration_s: float = 0.0
     log_tails: dict[str, str] = field(default_factory=dict)
+    decided_in_place: int | None = None  # sends the live workers decided in place since their last start
 
     @property
     def ok(self) -> bool:
@@ -91,7 +92,7 @@ class ScenarioResult:
             "restart_s": self.restart_s, "initial_start_s": self.initial_start_s, "produced": self.produced,
             "drain": self.drain, "generator_lag_max_s": round(self.generator_lag_max_s, 2),
             "unexpected_exits": self.unexpected_exits, "start_failures": self.start_failures, "notes": self.notes,
-            "duration_s": round(self.duration_s, 1),
+            "duration_s": round(self.duration_s, 1), "decided_in_place": self.decided_in_place,
             "check": self.check.to_dict() if self.check else None,
             "log_tails": self.log_tails if not self.ok else {},
         }
@@ -104,7 +105,9 @@ class ScenarioResult:
         if p:
             lines.append(f"  produced {p.get('sends', 0):,} sends (+{p.get('probes', 0):,} probes), "
                          f"{p.get('replies', 0):,} replies; faults {self.kills()}/{self.faults_planned}; "
-                         f"generator max lag {self.generator_lag_max_s:.1f} s")
+                         f"generator max lag {self.generator_lag_max_s:.1f} s"
+                         + (f"; decided in place (live workers, since their last start) {self.decided_in_place:,}"
+                            if self.decided_in_place is not None else ""))
         for f in self.faults:
             gap = f"{f['gap_s']:.1f} s" if f.get("gap_s") is not None else "STALLED"
             extra = ""
@@ -294,6 +297,7 @@ async def run_scenario(spec: ScenarioSpec, scale: Scale, *, bootstrap: str | Non
         numbers = _table_sample(gen, scale, seed)
         log(f"  looking up {len(numbers):,} numbers on the live workers ...")
         answers = await fleet.lookup_all(numbers)
+        result.decided_in_place = await asyncio.to_thread(fleet.counter, "decided_in_place")
         faults = [dict(f) for f in result.faults]
         behind_ms = max(0, -min(scale.worker_skews_ms[:spec.workers] or (0,)))  # the slowest worker clock
         result.check = check(gen.model(), collector.records, answers, faults=faults, first_seen=collector.first_seen,
