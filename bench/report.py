@@ -170,8 +170,9 @@ def in_place_line(systems: dict, sends: int) -> str | None:
             f"{r_cpu:.1f} µs a send; first output {h_first:.1f} s against {r_first:.1f} s after the start "
             f"(the table's throughput is the outputs' first-last window, which the routed hop shortens: it "
             f"works through the backlog before its first output)"
-            + (f"; sends decided in place, by the worker's count: {', '.join(f'{n:,}' for n in counted)} "
-               f"of {sends:,} a run." if counted else "."))
+            + (f"; the worker's count of sends decided in place, per run: {', '.join(f'{n:,}' for n in counted)} "
+               f"(the throughput pass's {sends:,}, and in the run with the latency figure its sends too)."
+               if counted else "."))
 
 
 def peer_line(results: dict) -> str:

@@ -46,8 +46,11 @@ class SoakConfig:
 SCALES = {
     # make soak: the issue's size
     "full": SoakConfig(),
-    # make chaos: 3 minutes. The memtables and caches are still filling after a minute (they reach
-    # their bounds in ~2-3 minutes at this load), so the target only catches gross growth (before
-    # the fixes of issue 11 the worker grew ~2.5 MiB/min); the accounting is the same as full.
-    "small": SoakConfig(scale="small", duration_s=180.0, warmup_s=60.0, target_slope_mib_per_min=1.0),
+    # make chaos: 4 minutes, the slope taken over the last 2. The memtables and caches fill for
+    # ~2 minutes at this load; with the slope taken from the first minute (3 minutes of load, as
+    # before 2026-12-06) 3 of 7 runs measured that filling (1.07-1.19 MiB/min, 0.75 in the second
+    # half of one of them) and failed the 1.0 target with nothing leaking. The target only catches
+    # gross growth (before the fixes of issue 11 the worker grew ~2.5 MiB/min); the accounting is
+    # the same as full.
+    "small": SoakConfig(scale="small", duration_s=240.0, warmup_s=120.0, target_slope_mib_per_min=1.0),
 }
