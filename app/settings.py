@@ -203,6 +203,12 @@ class Settings(BaseSettings):
                                       description="How often routers make the replies they routed durable, "
                                       "and a worker holding sends asks the broker how far the replies are routed (two "
                                       "requests): a held send's latency against broker requests.")
+    max_held_sends: int = Field(default=20_000, ge=100, le=1_000_000,
+                                description="Sends a worker keeps in memory waiting for their replies before "
+                                "it stops reading its send partitions (it routes and decides in place no more); it "
+                                "reads them again once half are decided. Bounds its memory while a reply partition "
+                                "is not routed (roughly 3 KiB a held send); what was routed before it stopped, or "
+                                "while its table partitions recovered, is still read.")
     stall_ms: int = Field(default=10_000, ge=100,
                           description="A partition with records waiting that does "
                           "not move, or a send held, this long: not ready (/health 503).")

@@ -86,6 +86,7 @@ class EngineLoop:
         self._last_commit_ms = 0
         self._observed_ms = 0  # when the send partitions' ends were last read (app.engine.processor.observe)
         self._observing: asyncio.Future | None = None  # that read, under way (awaited by the next step)
+        self.held_back = False  # send partitions paused: too many sends held (_hold_back)
         self._due_ms = 0
         self.fenced_since_ms: int | None = None
         self.outage = Outage(log, "processing")
@@ -230,7 +231,7 @@ class EngineLoop:
                         self.processor.open_in_place(partition, routed_end)
                     self.phases.move(partition, Phase.RUNNING)
                     del self.recovering[partition]
-                    self.source.resume(opened)
+                    self.source.resume({tp for tp in opened if tp.topic != self.outbound_topic or not self.held_back})
                     self._moved_ms[tp] = self.clock_ms()
                 outage.ok(self.clock_ms())
                 if applied:
@@ -337,6 +338,7 @@ class EngineLoop:
             self._observing.add_done_callback(failure_seen)
         self._advance_positions()
         await self.checkpoint.send(processor.release())
+        self._hold_back()
         now = self.clock_ms()
         # replies are made durable sooner (progress_interval_ms): sends everywhere wait for them
         replies_due = self._replies_moved and now - self._last_commit_ms >= self.settings.progress_interval_ms
@@ -346,6 +348,25 @@ class EngineLoop:
         if now >= self._release_due_ms:
             self._release_due_ms = now + RELEASE_MEMORY_INTERVAL_MS
             self.stores.release_memory()
+
+    def _hold_back(self) -> None:
+        """Bound the sends held in memory: at ``max_held_sends`` this worker stops reading its send
+        partitions (they route or decide new sends); at half of it, it reads them again. Routed
+        partitions are always read: their replies and the gate's coverage are what release the
+        held sends (pausing them could hold them forever)."""
+        held = self.processor.in_memory_count()
+        limit = self.settings.max_held_sends
+        if held >= limit:
+            self.source.pause({tp for tp in self.source.assignment() if tp.topic == self.outbound_topic})
+            self.held_back = True
+        elif self.held_back and held <= limit // 2:
+            self.held_back = False
+            self.source.resume({tp for tp in self.source.assignment() if tp.topic == self.outbound_topic
+                                and not self._waits_for_routed(tp.partition)})
+
+    def _waits_for_routed(self, partition: int) -> bool:
+        """A send partition decided in place is read only once its routed partition is open."""
+        return partition in self.processor.in_place and self.phases.of(partition) is not Phase.RUNNING
 
     async def _observe(self, reply_ends: dict[TP, int] | None) -> None:
         """Read the send partitions' ends *after* the replies' ends: a send appended at or
@@ -459,7 +480,8 @@ class EngineLoop:
             elif now - self._moved_ms.get(tp, now) > stall_ms and not (
                     (tp.topic == self.routed_topic or (tp.topic == self.outbound_topic
                                                        and tp.partition in self.processor.in_place))
-                    and self.phases.of(tp.partition) is Phase.RESTORING):
+                    and self.phases.of(tp.partition) is Phase.RESTORING) and not (
+                    tp.topic == self.outbound_topic and self.held_back):  # said by the held sends' line
                 stalled.append(f"{tp.topic}[{tp.partition}]")
         if stalled:
             problems.append(f"partition(s) with records waiting that do not move: {', '.join(sorted(stalled))}")
@@ -476,6 +498,7 @@ class EngineLoop:
             "ready": not problems,
             "problems": problems,
             "held_sends": held,
+            "send_partitions_paused": self.held_back,  # max_held_sends reached (_hold_back)
             "assigned": len(self.source.assignment()),
             "checkpoints": self.checkpoint.count,
         }

@@ -545,6 +545,10 @@ class Processor:
         """Sends held (records deferred among them not counted)."""
         return sum(len(h) for h in self.held.values()) - sum(self._deferred.values())
 
+    def in_memory_count(self) -> int:
+        """Sends held, and send records waiting behind sends held in place (what the bound counts)."""
+        return self.held_count() + sum(len(p) for p in self._pending.values())
+
     def oldest_held(self) -> Held | None:
         oldest = [h[0] for h in self.held.values() if h]  # the first entry is always a send
         return min(oldest, key=lambda h: h.since_ms) if oldest else None
