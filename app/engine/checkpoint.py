@@ -2,8 +2,7 @@
 
 1. **outputs**: every output of the records processed since the last checkpoint
    (routed records, decisions, consent records, confirmations, dead letters) was
-   handed to the producer as it was made (the Kafka port hands record batches over in
-   the background, in order per partition); now every one must be acknowledged.
+   handed to the producer as it was made; now every one must be acknowledged.
 2. **changelog**: only then the state changes are sent to the changelog, and
    acknowledged, in a transaction of the partition's task under either guarantee: a
    worker that lost the partition (a zombie) is fenced by the new owner and cannot

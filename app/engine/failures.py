@@ -24,8 +24,6 @@ failure                    cure
 
 from __future__ import annotations
 
-import asyncio
-
 
 class EngineFailure(Exception):
     """A step of the loop could not complete; the subclass names the cure."""
@@ -69,11 +67,3 @@ def is_fenced(exc: BaseException | None) -> bool:
             return True
         exc = exc.__cause__
     return False
-
-
-def failure_seen(future: asyncio.Future) -> None:
-    """A done callback: the future's failure counts as seen. It is still raised where the
-    future is awaited; one never awaited (dropped after a failure, or with a worker killed in
-    a test) is then not logged by its finalizer, in the middle of whatever runs at that moment."""
-    if not future.cancelled():
-        future.exception()

@@ -30,14 +30,7 @@ import logging
 from collections.abc import Awaitable, Callable
 
 from app.engine.checkpoint import Checkpoint
-from app.engine.failures import (
-    EngineFailure,
-    RecoveryStalled,
-    SeekFailed,
-    StepInterrupted,
-    failure_seen,
-    is_fenced,
-)
+from app.engine.failures import EngineFailure, RecoveryStalled, SeekFailed, StepInterrupted, is_fenced
 from app.engine.inputs import TP
 from app.engine.outage import Outage
 from app.engine.phases import Phase, Phases
@@ -85,7 +78,6 @@ class EngineLoop:
         self._replies_moved = False  # replies processed since the last checkpoint
         self._last_commit_ms = 0
         self._observed_ms = 0  # when the send partitions' ends were last read (app.engine.processor.observe)
-        self._observing: asyncio.Future | None = None  # that read, under way (awaited by the next step)
         self.held_back = False  # send partitions paused: too many sends held (_hold_back)
         self._due_ms = 0
         self.fenced_since_ms: int | None = None
@@ -309,9 +301,6 @@ class EngineLoop:
 
     async def _process(self, records: list) -> None:
         processor = self.processor
-        if self._observing is not None:  # the previous step's: before any send of this one is routed
-            observing, self._observing = self._observing, None
-            await observing
         stamp = None
         sends = False
         if records:
@@ -333,9 +322,7 @@ class EngineLoop:
                 self._replies_moved = True
             await self.checkpoint.send(processor.process(ready, stamp))
         if sends or self.clock_ms() - self._observed_ms >= self.settings.commit_interval_ms:
-            # read while this step goes on and the next one fetches (it serves the next step's sends)
-            self._observing = asyncio.ensure_future(self._observe(stamp))
-            self._observing.add_done_callback(failure_seen)
+            await self._observe(stamp)
         self._advance_positions()
         await self.checkpoint.send(processor.release())
         self._hold_back()
@@ -406,16 +393,8 @@ class EngineLoop:
     async def close(self) -> None:
         """A clean stop (the loop has returned): make what was processed durable."""
         async with self.lock:
-            await self._stop_observing()
             if not self.dirty and self.checkpoint.has_work(self.processor):
                 await self._commit()
-
-    async def _stop_observing(self) -> None:
-        """Drop a read of the send partitions' ends under way (its failure is no step's any more)."""
-        observing, self._observing = self._observing, None
-        if observing is not None:
-            observing.cancel()
-            await asyncio.wait([observing])
 
     async def _seek(self, tps: set[TP]) -> None:
         """Read ``tps`` from their committed offsets (a batch fetched before is stale for them)."""
@@ -426,7 +405,6 @@ class EngineLoop:
     async def _rewind(self) -> None:
         """Forget everything not yet durable; read it all again."""
         self.dirty = False
-        await self._stop_observing()
         self._replies_moved = False
         with contextlib.suppress(Exception):
             await self.outputs.abort_tasks()
@@ -502,4 +480,3 @@ class EngineLoop:
             "assigned": len(self.source.assignment()),
             "checkpoints": self.checkpoint.count,
         }
-

@@ -16,7 +16,7 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import InvalidProducerEpoch, InvalidProducerIdMapping, KafkaError, ProducerFenced
 
-from app.engine.failures import BrokerUnavailable, Fenced, NotAcknowledged, RecordRejected, failure_seen
+from app.engine.failures import BrokerUnavailable, Fenced, NotAcknowledged, RecordRejected
 from app.engine.inputs import TP, Acked, InRecord
 from app.engine.loop import EngineLoop
 from app.records import Output
@@ -199,9 +199,6 @@ class KafkaOutputs:
         self.changelog_tasks: dict[TP, AIOKafkaProducer] = {}
         self.changelog_in_txn: set[TP] = set()
         self.partitions_changed: Any = None  # called when log_ends finds partitions added
-        # per producer and partition: its last call's batches, handed over in the background
-        self._handing: dict[tuple[int, str, int], asyncio.Task] = {}
-        self._handing_all: dict[asyncio.Task, int] = {}  # every such hand-over not over yet: its producer
 
     async def start(self, topics: Sequence[str]) -> None:
         await self.producer.start()
@@ -217,7 +214,6 @@ class KafkaOutputs:
     async def stop(self) -> None:
         for task in list(self.changelog_tasks):
             await self.close_task(task)
-        await self._drop_handing()  # a clean stop checkpointed first: none is left
         await self.producer.stop()
         if self.admin_consumer is not None:
             await self.admin_consumer.stop()
@@ -231,31 +227,10 @@ class KafkaOutputs:
         return {TP(tp.topic, tp.partition): offset for tp, offset in ends.items()}
 
     async def log_ends(self, topics: Sequence[str]) -> dict[TP, int]:
-        """Metadata read afresh (a partition added a moment ago counts) and the high
-        watermarks, both asked for now: one Metadata and one ListOffsets request per leader,
-        in flight together (the partitions known so far); a partition the metadata shows
-        for the first time is asked for once it is known."""
+        """Metadata read afresh (a partition added a moment ago counts), then the high
+        watermarks: one Metadata and one ListOffsets request per leader."""
         assert self.admin_consumer is not None
         client = self.admin_consumer._client  # private: see the upgrade guard test
-        known = [TopicPartition(topic, p) for topic in topics for p in self._partitions.get(topic, ())]
-        asked = asyncio.ensure_future(self.admin_consumer.end_offsets(known)) if known else None
-        try:
-            tps = await self._reply_partitions(client, topics)
-            ends = dict(await asked) if asked is not None else {}
-        except BaseException:
-            if asked is not None:
-                if not asked.done():
-                    asked.cancel()
-                await asyncio.wait([asked])
-                failure_seen(asked)  # the first failure is the one raised
-            raise
-        missing = [tp for tp in tps if tp not in ends]
-        if missing:
-            ends.update(await self.admin_consumer.end_offsets(missing))
-        return {TP(tp.topic, tp.partition): ends[tp] for tp in tps}
-
-    async def _reply_partitions(self, client: Any, topics: Sequence[str]) -> list[TopicPartition]:
-        """Every partition of ``topics``, from metadata read now (a change is said, and told)."""
         if not await client.force_metadata_update():
             raise BrokerUnavailable("no broker answered a metadata request")
         tps: list[TopicPartition] = []
@@ -272,7 +247,8 @@ class KafkaOutputs:
                         self.partitions_changed()
                 self._partitions[topic] = partitions
             tps.extend(TopicPartition(topic, p) for p in partitions)
-        return tps
+        ends = await self.admin_consumer.end_offsets(tps)
+        return {TP(tp.topic, tp.partition): offset for tp, offset in ends.items()}
 
     async def open_task(self, task: TP) -> None:
         if task.topic != self.settings.routed_topic or task in self.changelog_tasks:
@@ -286,7 +262,6 @@ class KafkaOutputs:
         producer = self.changelog_tasks.pop(task, None)
         self.changelog_in_txn.discard(task)
         if producer is not None:
-            await self._drop_handing(producer)
             await producer.stop()
 
     async def commit_tasks(self, offsets: dict[TP, dict[TP, int]], changed: set[TP]) -> None:
@@ -305,7 +280,7 @@ class KafkaOutputs:
         if task not in in_txn:
             await _fenced_or_raise(task, producer.begin_transaction())
             in_txn.add(task)
-        return await self._send_with(producer, outputs, wait=False)
+        return await self._send_with(producer, outputs)
 
     async def seal_changelog(self) -> None:
         async def commit(task: TP) -> None:
@@ -315,32 +290,12 @@ class KafkaOutputs:
         await _all_or_raise([commit(t) for t in self.changelog_in_txn if t in self.changelog_tasks])
 
     async def abort_tasks(self) -> None:
-        await self._drop_handing()  # nothing handed over late reaches a transaction begun after this
         await _abort(self.changelog_tasks, self.changelog_in_txn, self.close_task)
 
-    async def _drop_handing(self, producer: AIOKafkaProducer | None = None) -> None:
-        """Cancel the background hand-overs (of ``producer``, or all) and wait until they are over:
-        after a failure they are made again by the replay; a transaction is aborted or closed only
-        once none of its batches can still be handed to it."""
-        mine = [task for task, owner in self._handing_all.items() if producer is None or owner == id(producer)]
-        for task in mine:
-            task.cancel()
-        if mine:
-            await asyncio.wait(mine)
-
     async def send(self, outputs: Sequence[Output], task: TP | None = None) -> Any:
-        return await self._send_with(self.producer, outputs, wait=False)
+        return await self._send_with(self.producer, outputs)
 
-    async def _send_with(self, producer: AIOKafkaProducer, outputs: Sequence[Output], wait: bool = True) -> Any:
-        """Hand ``outputs`` to ``producer``; returns an awaitable of their acknowledgements.
-
-        ``wait``: return once every record batch is in the producer's queue (aiokafka takes a
-        partition's next batch only after its previous one went out in a request: a round trip
-        of the broker). Without it the batches are handed over in the background, in order per
-        partition (each after the previous call's), and the awaitable covers that too: the
-        caller goes on (the loop processes its next records) while they wait for the wire.
-        The checkpoint awaits the acknowledgements before it commits a transaction; an abort or a
-        close cancels and awaits what is still being handed over first (:meth:`_drop_handing`)."""
+    async def _send_with(self, producer: AIOKafkaProducer, outputs: Sequence[Output]) -> Any:
         batches: dict[tuple[str, int], list[tuple[Any, int]]] = {}
         receipts: dict[tuple[str, int], list[tuple[int, int, Any]]] = {}  # slot -> (batch, index, receipt)
         for output in outputs:
@@ -366,35 +321,9 @@ class KafkaOutputs:
                 open_batches[-1] = (last, count + 1)
             if output.receipt is not None:
                 receipts.setdefault(slot, []).append((len(open_batches) - 1, open_batches[-1][1] - 1, output.receipt))
-        if wait:
-            handed = [_hand_over(producer, slot[0], slot[1], items, receipts.get(slot))
-                      for slot, items in batches.items()]
-            futures = await asyncio.gather(*handed)
-            acks = asyncio.ensure_future(_acks([f for group in futures for f in group]))
-        else:
-            handing = [self._hand_over_later(producer, slot, items, receipts.get(slot))
-                       for slot, items in batches.items()]
-            acks = asyncio.ensure_future(_acks_after(handing))
-        acks.add_done_callback(failure_seen)  # raised where awaited; one dropped after a failure is not logged
-        return acks
-
-    def _hand_over_later(self, producer: AIOKafkaProducer, slot: tuple[str, int], items: list[tuple[Any, int]],
-                         receipts: list[tuple[int, int, Any]] | None) -> asyncio.Task:
-        """Hand ``items`` to ``producer`` once its previous batches of the slot are handed over (their order)."""
-        key = (id(producer), *slot)
-        task = asyncio.ensure_future(_hand_over(producer, slot[0], slot[1], items, receipts,
-                                                after=self._handing.get(key)))
-        self._handing[key] = task
-        self._handing_all[task] = id(producer)
-
-        def done(finished: asyncio.Task) -> None:
-            del self._handing_all[finished]
-            if self._handing.get(key) is finished:
-                del self._handing[key]
-            failure_seen(finished)  # the acknowledgements' awaitable raises it
-
-        task.add_done_callback(done)
-        return task
+        futures = await asyncio.gather(*(_hand_over(producer, topic, partition, items, receipts.get((topic, partition)))
+                                         for (topic, partition), items in batches.items()))
+        return asyncio.ensure_future(_acks([f for group in futures for f in group]))
 
 
 class KafkaTransactionalOutputs(KafkaOutputs):
@@ -425,7 +354,6 @@ class KafkaTransactionalOutputs(KafkaOutputs):
         producer = self.tasks.pop(task, None)
         self.in_txn.discard(task)
         if producer is not None:
-            await self._drop_handing(producer)
             await producer.stop()
 
     async def send(self, outputs: Sequence[Output], task: TP | None = None) -> Any:
@@ -457,7 +385,6 @@ class KafkaTransactionalOutputs(KafkaOutputs):
         await _all_or_raise([commit(t) for t in tasks])
 
     async def abort_tasks(self) -> None:
-        await self._drop_handing()  # nothing handed over late reaches a transaction begun after this
         await _abort(self.tasks, self.in_txn, self.close_task)
 
     async def stop(self) -> None:
@@ -498,29 +425,13 @@ async def _abort(producers: dict[TP, AIOKafkaProducer], in_txn: set[TP], close: 
 
 
 async def _hand_over(producer: AIOKafkaProducer, topic: str, partition: int, items: list[tuple[Any, int]],
-                     receipts: list[tuple[int, int, Any]] | None = None, after: asyncio.Task | None = None) -> list:
-    if after is not None:
-        await asyncio.wait([after])  # its outcome is its own caller's; neither cancels the other
+                     receipts: list[tuple[int, int, Any]] | None = None) -> list:
     out = []
     for number, (batch, count) in enumerate(items):
         future = await producer.send_batch(batch, topic, partition=partition)
         mine = [(index, receipt) for b, index, receipt in receipts if b == number] if receipts else None
         out.append((future, topic, partition, count, mine))
     return out
-
-
-async def _acks_after(handing: list[asyncio.Task]) -> list[Acked]:
-    """The acknowledgements of batches handed over in the background (:meth:`KafkaOutputs._send_with`)."""
-    handed = []
-    for task in handing:
-        await asyncio.wait([task])  # its cancellation (an abort) is not this awaitable's own
-        if task.cancelled():
-            raise NotAcknowledged("a record batch was not handed over: cancelled (an abort, or a stop)")
-        try:
-            handed.extend(task.result())
-        except (KafkaError, OSError, asyncio.TimeoutError) as exc:
-            raise NotAcknowledged(f"a record batch was not handed over: {exc!r}") from exc
-    return await _acks(handed)
 
 
 async def _acks(handed: list[tuple[Any, str, int, int, Any]]) -> list[Acked]:

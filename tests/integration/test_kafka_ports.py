@@ -1,6 +1,7 @@
-"""The Kafka output port on a real broker: batches handed over in the background keep their
-order, an abort leaves none of them in a later transaction, and the reply partitions' ends
-count a partition added a moment ago (app.runtime.kafka_ports)."""
+"""The Kafka output port on a real broker: the record batches of successive calls (none waiting
+for the one before) keep their order per partition, an abort leaves none of its batches in a
+later transaction, and the reply partitions' ends count a partition added a moment ago
+(app.runtime.kafka_ports)."""
 
 from __future__ import annotations
 
@@ -49,7 +50,7 @@ async def _read(bootstrap: str, topic: str, partition: int, count: int) -> list[
         await consumer.stop()
 
 
-async def test_batches_handed_over_in_the_background_keep_their_order_per_partition(topology):
+async def test_record_batches_of_successive_calls_keep_their_order_per_partition(topology):
     settings = _settings(topology, "at_least_once")
     outputs = KafkaOutputs(settings)
     await outputs.start([settings.provider_topic])
@@ -66,7 +67,7 @@ async def test_batches_handed_over_in_the_background_keep_their_order_per_partit
     assert values == [f"{call}-{i}".encode() for call in range(60) for i in range(25)]
 
 
-async def test_an_abort_leaves_nothing_still_being_handed_over_for_a_later_transaction(topology):
+async def test_an_abort_leaves_none_of_its_batches_in_a_later_transaction(topology):
     settings = _settings(topology, "exactly_once")
     outputs = KafkaTransactionalOutputs(settings)
     await outputs.start([settings.provider_topic])
