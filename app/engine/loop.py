@@ -99,10 +99,10 @@ class EngineLoop:
             stale = {TP(self.routed_topic, p) for p in self.phases.held()} - set(tps)
             if stale:
                 self._forget(stale)
-            in_place = self.processor.in_place = self._in_place(tps)
+            self.processor.in_place = self._in_place(tps)
             # a send partition decided in place is read once its routed partition is open; any
             # other is read now (one paused for a recovery this worker gave up is not any more)
-            waiting = {TP(self.outbound_topic, p) for p in in_place if self.phases.of(p) is not Phase.RUNNING}
+            waiting = {tp for tp in tps if tp.topic == self.outbound_topic and self._waits_for_table(tp)}
             self.source.resume({tp for tp in tps if tp.topic == self.outbound_topic} - waiting)
             self.source.pause(waiting)
             # fence the partitions' previous producers first: their open transactions are
@@ -306,12 +306,8 @@ class EngineLoop:
         if records:
             assignment = self.source.assignment()
             routed = self.routed_topic
-            phases = self.phases
-            in_place = processor.in_place
-            outbound = self.outbound_topic
-            ready = [r for r in records if (r.topic, r.partition) in assignment
-                     and ((r.topic != routed and (r.topic != outbound or r.partition not in in_place))
-                          or phases.of(r.partition) is Phase.RUNNING)]
+            waiting = {tp for tp in assignment if self._waits_for_table(tp)}
+            ready = [r for r in records if (tp := (r.topic, r.partition)) in assignment and tp not in waiting]
             topics = {r.topic for r in ready}
             sends = self.settings.outbound_topic in topics
             if sends or routed in topics:
@@ -349,11 +345,17 @@ class EngineLoop:
         elif self.held_back and held <= limit // 2:
             self.held_back = False
             self.source.resume({tp for tp in self.source.assignment() if tp.topic == self.outbound_topic
-                                and not self._waits_for_routed(tp.partition)})
+                                and not self._waits_for_table(tp)})
 
-    def _waits_for_routed(self, partition: int) -> bool:
-        """A send partition decided in place is read only once its routed partition is open."""
-        return partition in self.processor.in_place and self.phases.of(partition) is not Phase.RUNNING
+    def _with_table(self, tp: TP) -> bool:
+        """``tp`` is read and processed with its table partition: a routed partition, or a send
+        partition decided in place (its decisions change that table partition's state)."""
+        return tp.topic == self.routed_topic or (tp.topic == self.outbound_topic
+                                                 and tp.partition in self.processor.in_place)
+
+    def _waits_for_table(self, tp: TP) -> bool:
+        """``tp`` is read with its table partition, which is not open (recovering, or closed)."""
+        return self._with_table(tp) and self.phases.of(tp.partition) is not Phase.RUNNING
 
     async def _observe(self, reply_ends: dict[TP, int] | None) -> None:
         """Read the send partitions' ends *after* the replies' ends: a send appended at or
@@ -373,11 +375,8 @@ class EngineLoop:
         consumer's position, which passes transaction markers and aborted records too
         (a watermark's required offsets and the committed offsets count those)."""
         positions = self.processor.positions
-        routed = self.routed_topic
-        in_place = self.processor.in_place
         for tp in self.source.assignment():
-            if (tp.topic == routed or (tp.topic == self.outbound_topic and tp.partition in in_place)) \
-                    and self.phases.of(tp.partition) is not Phase.RUNNING:
+            if self._waits_for_table(tp):
                 continue
             position = self.source.consumed_position(tp)
             if position is not None and position > positions.get(tp, -1):
@@ -456,9 +455,7 @@ class EngineLoop:
                 if pos is not None:
                     self._last_pos[tp] = pos
             elif now - self._moved_ms.get(tp, now) > stall_ms and not (
-                    (tp.topic == self.routed_topic or (tp.topic == self.outbound_topic
-                                                       and tp.partition in self.processor.in_place))
-                    and self.phases.of(tp.partition) is Phase.RESTORING) and not (
+                    self._with_table(tp) and self.phases.of(tp.partition) is Phase.RESTORING) and not (
                     tp.topic == self.outbound_topic and self.held_back):  # said by the held sends' line
                 stalled.append(f"{tp.topic}[{tp.partition}]")
         if stalled:
