@@ -126,6 +126,9 @@ def markdown(results: dict) -> str:
     m = results.get("machine", {})
     if peer:
         lines.append(peer_line(results))
+        gap = gap_line(systems)
+        if gap:
+            lines.append(gap)
     if m:
         lines.append(
             f"- **Machine**: nproc {m.get('nproc')} ({m.get('cpu') or 'unknown CPU'}), {m.get('memory_gib')} GiB; "
@@ -173,6 +176,50 @@ def in_place_line(systems: dict, sends: int) -> str | None:
             + (f"; the worker's count of sends decided in place, per run: {', '.join(f'{n:,}' for n in counted)} "
                f"(the throughput pass's {sends:,}, and in the run with the latency figure its sends too)."
                if counted else "."))
+
+
+def _cores(s: dict, warm: bool) -> float | None:
+    """The median of the runs' CPU cores kept busy (warm: the JVM's second pass)."""
+    busy = [(r.get("warm") or {}).get("cpu_cores_busy") if warm else r.get("cpu_cores_busy")
+            for r in s.get("runs") or []]
+    busy = [b for b in busy if b]
+    return statistics.median(busy) if busy else None
+
+
+GAP_ROWS = (("project", "at-least-once"), ("project_eos", "exactly-once, routed"),
+            ("project_in_place_eos", "exactly-once, decided in place"))
+
+
+def gap_line(systems: dict) -> str | None:
+    """Each project row's throughput against Kafka Streams' warm one of the same guarantee, taken
+    apart: throughput = cores kept busy ÷ CPU per message, so the ratio is the ratio of the cores
+    busy times the inverse ratio of the CPU per message (medians: the product is near the ratio)."""
+    parts = []
+    for name, label in GAP_ROWS:
+        s, ref = systems.get(name), systems.get(reference_of(name))
+        if not s or not ref or not ref.get("warm_throughput_msg_s") or not ref.get("warm_cpu_us_per_msg"):
+            continue
+        cores, ref_cores = _cores(s, False), _cores(ref, True)
+        if not cores or not ref_cores or not s.get("cpu_us_per_msg"):
+            continue
+        cpu, ref_cpu = s["cpu_us_per_msg"], ref["warm_cpu_us_per_msg"]
+        parts.append(f"{label}: {cores:.2f} core(s) busy at {cpu:.1f} µs a message, against {ref['label']}: "
+                     f"{ref_cores:.2f} at {ref_cpu:.1f} µs; {cores / ref_cores:.2f} × the cores × "
+                     f"{ref_cpu / cpu:.2f} × the messages per CPU second ≈ {cores / ref_cores * ref_cpu / cpu:.2f} × "
+                     f"(measured {s['throughput_msg_s'] / ref['warm_throughput_msg_s']:.2f} ×)")
+    if not parts:
+        return None
+    alo = systems.get("kstreams") or {}
+    per_core = 1e6 / alo["warm_throughput_msg_s"] if alo.get("warm_throughput_msg_s") else None
+    passthrough = (systems.get("passthrough") or {}).get("cpu_us_per_msg")
+    return ("- **The gap to Kafka Streams, taken apart** (throughput = CPU cores kept busy ÷ CPU per message; "
+            "medians of the runs; Kafka Streams warm): " + "; ".join(parts) + ". The worker processes on one "
+            "Python thread, so it keeps at most about one core busy; Kafka Streams' one stream thread has its "
+            "clients' network threads, RocksDB's and the JVM's beside it."
+            + (f" To carry Kafka Streams' at-least-once throughput on one core a message could cost {per_core:.1f} µs "
+               "of CPU" if per_core else "")
+            + (f"; the aiokafka passthrough spends {passthrough:.1f} µs moving a record through Python once, and a "
+               "routed send goes through twice." if per_core and passthrough else "." if per_core else ""))
 
 
 def peer_line(results: dict) -> str:

@@ -90,3 +90,27 @@ def test_the_in_place_row_is_compared_with_the_routed_one_end_to_end():
     assert "46.0 against 57.0 µs" in line and "per run: 200,000 (the throughput pass's 200,000" in line
     assert in_place_line({"project_eos": systems["project_eos"]}, 200_000) is None
     assert "Decided in place" in markdown(results(systems))
+
+
+def test_the_gap_to_kafka_streams_is_taken_apart_into_cores_and_cpu_per_message():
+    """throughput = cores busy ÷ CPU per message: the ratio to Kafka Streams is the cores' ratio
+    times the inverse of the CPU per message's (the project's runs against the JVM's warm passes)."""
+    from bench.report import gap_line
+
+    systems = {
+        "passthrough": system("B: passthrough (aiokafka)", 60_000, 15.0),
+        "kstreams": {**system("Kafka Streams (at-least-once)", 40_000, 40.0, (50_000, 30.0)),
+                     "runs": [{"cpu_cores_busy": 1.2, "warm": {"cpu_cores_busy": b}} for b in (1.4, 1.5, 1.6)]},
+        "project": {**system("this project (at-least-once)", 25_000, 36.0),
+                    "runs": [{"cpu_cores_busy": b} for b in (0.8, 0.9, 1.0)]},
+    }
+    line = gap_line(systems)
+    assert line is not None
+    assert ("at-least-once: 0.90 core(s) busy at 36.0 µs a message, against Kafka Streams (at-least-once): "
+            "1.50 at 30.0 µs; 0.60 × the cores × 0.83 × the messages per CPU second ≈ 0.50 × (measured 0.50 ×)") in line
+    assert "on one core a message could cost 20.0 µs of CPU" in line and "spends 15.0 µs" in line
+    assert "exactly-once" not in line  # no exactly-once rows in these results
+    assert "taken apart" in markdown(results(systems))
+    # no cores measured (older results): no line
+    assert gap_line({**systems, "project": system("this project (at-least-once)", 25_000, 36.0)}) is None
+    assert gap_line({k: v for k, v in systems.items() if k != "kstreams"}) is None
