@@ -42,6 +42,16 @@ free memory inside malloc's heaps that malloc keeps; without it the worker's RSS
 at the highest point any burst reached (``make soak``: a burst at minute 4 kept ~10 MiB
 for the rest of the run).
 
+**No write-ahead log** (as Kafka Streams' RocksDB stores): the changelog is the store's log.
+A write batch (changes and the changelog position they reach) goes to the memtable only; a
+hard kill loses the batches not yet flushed to a file, all of them after some point, so the
+store reopens at an older changelog position with exactly the changes below it, and recovery
+reads the rest from the changelog. Nothing is written to a store that is not in the changelog
+first (checkpoint step 4, recovery, standbys). A clean close flushes the memtables. Without
+the log, each batch is written once instead of twice: recovering 1,000,000 changelog records
+(the worker's changelog reader and stores, in one process, 5 runs paired with the log on)
+went from a median of 178,367 to 199,846 records/s, the stores' writes from 1.86 to 1.52 s.
+
 **In-place updates**: the bookkeeping keys (the changelog position, the highest input
 offsets decided) are rewritten at every checkpoint with a value of the same size;
 RocksDB then updates them in the memtable instead of appending a new version each
@@ -58,7 +68,7 @@ import shutil
 from pathlib import Path
 
 import rocksdict
-from rocksdict import Options, Rdict, ReadOptions, WriteBatch
+from rocksdict import Options, Rdict, ReadOptions, WriteBatch, WriteOptions
 
 from app.runtime import malloc
 from app.settings import Settings
@@ -115,6 +125,12 @@ def _after_prefix(prefix: bytes) -> bytes | None:
     return stripped[:-1] + bytes([stripped[-1] + 1]) if stripped else None
 
 
+def _write_options() -> WriteOptions:
+    write = WriteOptions()
+    write.disable_wal = True  # the changelog is the log (module docstring)
+    return write
+
+
 def _read_options() -> ReadOptions:
     read = ReadOptions()
     read.fill_cache(False)
@@ -128,6 +144,7 @@ class RocksStore:
         # database with those of its OPTIONS file (no bloom filter, a cache of its own)
         self.db = Rdict(str(path), options, column_families={DEFAULT_FAMILY: options})
         self.db.set_read_options(_read_options())
+        self._write = _write_options()
         raw = self.db.get(CHANGELOG_NEXT_KEY)
         self._next = int(raw) if raw else 0
 
@@ -140,7 +157,7 @@ class RocksStore:
             batch.put(key, value)
         self._next = max(self._next, changelog_next)
         batch.put(CHANGELOG_NEXT_KEY, str(self._next).encode())
-        self.db.write(batch)
+        self.db.write(batch, self._write)
 
     def changelog_next(self) -> int:
         return self._next
